@@ -1,0 +1,787 @@
+package webhook
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Config configures a Dispatcher. The zero value is usable: every field has
+// a default.
+type Config struct {
+	// Store keeps endpoints, messages, deliveries and attempts. Defaults to
+	// a new MemoryStore.
+	Store Store
+	// HTTPClient sends the deliveries. Defaults to a client with an SSRF
+	// guard (private, loopback, link-local and other special-purpose
+	// addresses refused at connect time), no proxy, and timeouts. A client
+	// given here is used as it is, so guarding addresses is then the
+	// caller's job; hookline still never follows a redirect.
+	HTTPClient *http.Client
+	// Retry decides whether and when failed attempts are retried. Zero
+	// fields take the defaults described on RetryPolicy.
+	Retry RetryPolicy
+	// Hooks run around attempts and at other points of interest.
+	Hooks Hooks
+	// Logger receives structured logs. Defaults to discarding them. Secrets
+	// and payloads are never logged.
+	Logger *slog.Logger
+	// AllowHTTP accepts http:// endpoint URLs (local development, tests).
+	// Defaults to false: https only.
+	AllowHTTP bool
+	// AllowPrivateNetworks lets endpoints and the default client reach
+	// loopback, private, link-local and other special-purpose addresses.
+	// Defaults to false.
+	AllowPrivateNetworks bool
+	// AllowedNetworks lists address ranges reachable even though the guard
+	// refuses them otherwise (a host's internal receivers). Defaults to none.
+	AllowedNetworks []netip.Prefix
+	// Workers is how many attempts run at once. Defaults to 64: deliveries
+	// wait on the network, not the CPU.
+	Workers int
+	// MaxInFlightPerEndpoint caps the attempts running at once to one
+	// endpoint, so a slow endpoint cannot take every worker. Deliveries held
+	// back by it wait without occupying a worker. Defaults to 16.
+	MaxInFlightPerEndpoint int
+	// ClaimBatch is how many deliveries one claim takes at most. Defaults to
+	// 64.
+	ClaimBatch int
+	// AttemptTimeout bounds one attempt, connection to last byte read.
+	// Defaults to 15 seconds.
+	AttemptTimeout time.Duration
+	// Lease is how long a claimed delivery stays reserved for this
+	// dispatcher; a crashed instance's deliveries come due again after it.
+	// Must exceed AttemptTimeout. Defaults to AttemptTimeout + 10 seconds.
+	Lease time.Duration
+	// PollInterval is how often workers look for due deliveries when
+	// nothing woke them (the fallback to publish and store notifications).
+	// Defaults to 1 second.
+	PollInterval time.Duration
+	// MaxPayloadSize caps the marshalled event, in bytes. Defaults to 256 KiB.
+	MaxPayloadSize int
+	// ResponseBodyLimit is how much of a response body an attempt keeps, in
+	// bytes. Defaults to 4 KiB.
+	ResponseBodyLimit int
+	// Envelope builds the HTTP body from a message's fields and the event's
+	// JSON. Defaults to StandardEnvelope:
+	// {"type": ..., "timestamp": ..., "data": ...}.
+	Envelope EnvelopeFunc
+	// Now is the clock. Defaults to time.Now.
+	Now func() time.Time
+}
+
+// EnvelopeFunc builds the body sent for a message: msg has ID, Tenant, Type,
+// Metadata and CreatedAt set; data is the event's JSON. The result must be
+// JSON.
+type EnvelopeFunc func(msg *Message, data json.RawMessage) ([]byte, error)
+
+// StandardEnvelope is the Standard Webhooks payload shape:
+// {"type":"<event type>","timestamp":"<RFC 3339>","data":<event>}.
+func StandardEnvelope(msg *Message, data json.RawMessage) ([]byte, error) {
+	ts := msg.CreatedAt.UTC().Format(time.RFC3339Nano)
+	b := make([]byte, 0, len(data)+len(msg.Type)+len(ts)+40)
+	b = append(b, `{"type":`...)
+	b, _ = appendJSONString(b, msg.Type)
+	b = append(b, `,"timestamp":"`...)
+	b = append(b, ts...)
+	b = append(b, `","data":`...)
+	b = append(b, data...)
+	b = append(b, '}')
+	return b, nil
+}
+
+func appendJSONString(b []byte, s string) ([]byte, error) {
+	q, err := json.Marshal(s)
+	return append(b, q...), err
+}
+
+// Hooks are called by the dispatcher. Each is optional; a panic in one is
+// recovered and logged, and never stops a worker. Hooks run on the worker's
+// goroutine: keep them quick.
+type Hooks struct {
+	// BeforeAttempt runs just before the request is sent; it may add
+	// headers to req.
+	BeforeAttempt func(ctx context.Context, req *http.Request, d *Delivery)
+	// AfterAttempt runs once per attempt (numbers 1..n) with the delivery as
+	// the attempt left it (state, attempts, next attempt time).
+	AfterAttempt func(ctx context.Context, d *Delivery, a *Attempt)
+	// DeliveryFailed runs when a delivery fails for good: its last attempt
+	// failed, its failure was not retryable, or its endpoint was disabled.
+	DeliveryFailed func(ctx context.Context, d *Delivery)
+	// EndpointDisabled runs when the dispatcher disables an endpoint by
+	// itself (410 Gone, failing for too long), with the reason.
+	EndpointDisabled func(ctx context.Context, ep *Endpoint, reason string)
+}
+
+// PublishOpts are optional settings of one publish.
+type PublishOpts struct {
+	// ID is the message ID, for idempotency: publishing an ID again stores
+	// nothing and returns the message stored first. 1 to 128 characters of
+	// [A-Za-z0-9_-] (never a full stop: the ID is part of what is signed).
+	// Empty: a new "msg_" ID.
+	ID string
+	// Tenant is whose message it is; only that tenant's endpoints receive
+	// it. "" is a tenant of its own, for single-tenant hosts.
+	Tenant string
+	// Metadata is stored with the message and readable from hooks through
+	// MessageFromContext; it is not sent. At most 16 entries.
+	Metadata map[string]string
+}
+
+// Dispatcher publishes messages and delivers them. Create it with New, run
+// its workers with Start and stop them with Shutdown. All methods are safe
+// for concurrent use.
+type Dispatcher struct {
+	cfg    Config
+	store  Store
+	client *http.Client
+	log    *slog.Logger
+	guard  addrGuard
+	owner  string
+
+	wake    chan struct{}
+	tokens  chan struct{}
+	work    chan *Claimed
+	records chan Record
+
+	mu       sync.Mutex
+	started  bool
+	closed   atomic.Bool
+	stop     chan struct{}
+	inflight map[string]int        // endpoint id -> attempts running
+	held     map[string][]*Claimed // endpoint id -> claimed, waiting for a slot
+
+	attemptCtx    context.Context
+	cancelAttempt context.CancelFunc
+	recordCtx     context.Context
+	cancelRecord  context.CancelFunc
+	wg            sync.WaitGroup // claimer and workers
+	recWG         sync.WaitGroup // recorder
+}
+
+// New validates cfg, fills its defaults and returns a Dispatcher. It starts
+// nothing: call Start.
+func New(cfg Config) (*Dispatcher, error) {
+	if cfg.Workers < 0 || cfg.MaxInFlightPerEndpoint < 0 || cfg.ClaimBatch < 0 || cfg.AttemptTimeout < 0 ||
+		cfg.Lease < 0 || cfg.PollInterval < 0 || cfg.MaxPayloadSize < 0 || cfg.ResponseBodyLimit < 0 ||
+		cfg.Retry.MaxAttempts < 0 || cfg.Retry.MaxRetryAfter < 0 {
+		return nil, invalid("config", "counts, sizes and durations must not be negative")
+	}
+	if cfg.Store == nil {
+		cfg.Store = NewMemoryStore()
+	}
+	if cfg.Workers == 0 {
+		cfg.Workers = 64
+	}
+	if cfg.MaxInFlightPerEndpoint == 0 {
+		cfg.MaxInFlightPerEndpoint = 16
+	}
+	if cfg.ClaimBatch == 0 {
+		cfg.ClaimBatch = 64
+	}
+	if cfg.AttemptTimeout == 0 {
+		cfg.AttemptTimeout = 15 * time.Second
+	}
+	if cfg.Lease == 0 {
+		cfg.Lease = cfg.AttemptTimeout + 10*time.Second
+	}
+	if cfg.Lease <= cfg.AttemptTimeout {
+		return nil, invalid("config", "Lease (%s) must exceed AttemptTimeout (%s)", cfg.Lease, cfg.AttemptTimeout)
+	}
+	if cfg.PollInterval == 0 {
+		cfg.PollInterval = time.Second
+	}
+	if cfg.MaxPayloadSize == 0 {
+		cfg.MaxPayloadSize = 256 << 10
+	}
+	if cfg.ResponseBodyLimit == 0 {
+		cfg.ResponseBodyLimit = 4 << 10
+	}
+	if cfg.Envelope == nil {
+		cfg.Envelope = StandardEnvelope
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	cfg.Retry = cfg.Retry.withDefaults()
+	d := &Dispatcher{
+		cfg:      cfg,
+		store:    cfg.Store,
+		log:      cfg.Logger,
+		guard:    addrGuard{allowAll: cfg.AllowPrivateNetworks, allowed: cfg.AllowedNetworks},
+		owner:    "dsp_" + newUUID(),
+		wake:     make(chan struct{}, 1),
+		stop:     make(chan struct{}),
+		inflight: map[string]int{},
+		held:     map[string][]*Claimed{},
+	}
+	if cfg.HTTPClient == nil {
+		d.client = newDefaultClient(&d.cfg)
+	} else {
+		c := *cfg.HTTPClient
+		c.CheckRedirect = noRedirects
+		d.client = &c
+	}
+	return d, nil
+}
+
+// Store returns the dispatcher's store.
+func (d *Dispatcher) Store() Store { return d.store }
+
+func newUUID() string {
+	u := uuid.Must(uuid.NewV7())
+	var b [32]byte
+	const hexd = "0123456789abcdef"
+	for i, c := range u {
+		b[i*2] = hexd[c>>4]
+		b[i*2+1] = hexd[c&15]
+	}
+	return string(b[:])
+}
+
+func newID(prefix string) string { return prefix + newUUID() }
+
+// Start starts the workers and returns at once. Work runs in the background
+// until Shutdown, or until ctx is cancelled (which stops claiming and
+// cancels attempts in flight, like a Shutdown whose deadline has passed).
+// Start may be called once.
+func (d *Dispatcher) Start(ctx context.Context) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed.Load() {
+		return ErrClosed
+	}
+	if d.started {
+		return fmt.Errorf("%w: dispatcher already started", ErrConflict)
+	}
+	d.started = true
+	base := context.WithoutCancel(ctx)
+	d.attemptCtx, d.cancelAttempt = context.WithCancel(base)
+	d.recordCtx, d.cancelRecord = context.WithCancel(base)
+	d.tokens = make(chan struct{}, d.cfg.Workers)
+	for range d.cfg.Workers {
+		d.tokens <- struct{}{}
+	}
+	d.work = make(chan *Claimed, d.cfg.Workers)
+	d.records = make(chan Record, 2*d.cfg.Workers)
+
+	var notify <-chan struct{}
+	claimCtx, cancelClaim := context.WithCancel(base)
+	if n, ok := d.store.(Notifier); ok {
+		notify = n.Notify(claimCtx)
+	}
+	d.wg.Add(1 + d.cfg.Workers)
+	go func() {
+		defer d.wg.Done()
+		defer cancelClaim()
+		d.claimLoop(claimCtx, notify)
+	}()
+	for range d.cfg.Workers {
+		go func() {
+			defer d.wg.Done()
+			d.workLoop()
+		}()
+	}
+	d.recWG.Add(1)
+	go func() {
+		defer d.recWG.Done()
+		d.recordLoop()
+	}()
+	go func() { // close the record channel once no worker can send to it
+		d.wg.Wait()
+		close(d.records)
+	}()
+	go func() {
+		select {
+		case <-ctx.Done():
+			d.beginStop()
+			d.cancelAttempt()
+		case <-d.stop:
+		}
+	}()
+	d.log.Info("hookline dispatcher started", "owner", d.owner, "workers", d.cfg.Workers)
+	return nil
+}
+
+// beginStop marks the dispatcher closed and stops claiming.
+func (d *Dispatcher) beginStop() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if !d.closed.Swap(true) {
+		close(d.stop)
+	}
+}
+
+// Shutdown stops claiming, lets attempts in flight finish until ctx ends,
+// then cancels the rest (their deliveries are put back, due at once) and
+// waits for every goroutine to return. After it, Publish returns ErrClosed.
+// It returns ctx's error if ctx ended first.
+func (d *Dispatcher) Shutdown(ctx context.Context) error {
+	d.beginStop()
+	d.mu.Lock()
+	started := d.started
+	d.mu.Unlock()
+	if !started {
+		return nil
+	}
+	done := make(chan struct{})
+	go func() {
+		d.wg.Wait()
+		d.recWG.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		d.cancelAttempt()
+		d.cancelRecord()
+		d.log.Info("hookline dispatcher stopped", "owner", d.owner)
+		return nil
+	case <-ctx.Done():
+		d.cancelAttempt()
+		d.cancelRecord()
+		<-done
+		d.log.Warn("hookline dispatcher stopped before attempts in flight finished", "owner", d.owner)
+		return ctx.Err()
+	}
+}
+
+// wakeUp tells the claimer that work may be due.
+func (d *Dispatcher) wakeUp() {
+	select {
+	case d.wake <- struct{}{}:
+	default:
+	}
+}
+
+// claimLoop claims due deliveries while workers are free and hands them out.
+func (d *Dispatcher) claimLoop(ctx context.Context, notify <-chan struct{}) {
+	defer close(d.work)
+	poll := time.NewTimer(d.cfg.PollInterval)
+	defer poll.Stop()
+	for {
+		// One free worker at least, then as many more as are free.
+		select {
+		case <-d.tokens:
+		case <-d.stop:
+			return
+		}
+		n := 1
+	more:
+		for n < d.cfg.ClaimBatch {
+			select {
+			case <-d.tokens:
+				n++
+			default:
+				break more
+			}
+		}
+		claimed, err := d.store.Claim(ctx, ClaimParams{
+			Owner: d.owner, Now: d.cfg.Now(), Limit: n, Lease: d.cfg.Lease, SkipEndpoints: d.saturated(),
+		})
+		if err != nil && ctx.Err() == nil {
+			d.log.Error("hookline: claiming deliveries failed", "error", err)
+		}
+		used := 0
+		for _, c := range claimed {
+			if d.admit(c) {
+				d.work <- c
+				used++
+			}
+		}
+		for range n - used {
+			d.tokens <- struct{}{}
+		}
+		if len(claimed) == n && err == nil {
+			continue
+		}
+		poll.Reset(d.cfg.PollInterval)
+		select {
+		case <-d.wake:
+		case <-notify:
+		case <-poll.C:
+		case <-d.stop:
+			return
+		}
+	}
+}
+
+// saturated lists the endpoints at their in-flight cap or with deliveries
+// held back.
+func (d *Dispatcher) saturated() []string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var out []string
+	for id, n := range d.inflight {
+		if n >= d.cfg.MaxInFlightPerEndpoint {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// admit counts c against its endpoint's in-flight cap; past the cap it is
+// held back (it keeps its lease) and admit reports false.
+func (d *Dispatcher) admit(c *Claimed) bool {
+	id := c.Delivery.EndpointID
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.inflight[id] >= d.cfg.MaxInFlightPerEndpoint {
+		d.held[id] = append(d.held[id], c)
+		return false
+	}
+	d.inflight[id]++
+	return true
+}
+
+// release ends an attempt on endpoint id and returns a held delivery of the
+// same endpoint to run next on the same worker, if there is one.
+func (d *Dispatcher) release(id string) *Claimed {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if h := d.held[id]; len(h) > 0 {
+		c := h[0]
+		h[0] = nil
+		if len(h) == 1 {
+			delete(d.held, id)
+		} else {
+			d.held[id] = h[1:]
+		}
+		return c
+	}
+	d.inflight[id]--
+	if d.inflight[id] <= 0 {
+		delete(d.inflight, id)
+	}
+	if d.inflight[id] == d.cfg.MaxInFlightPerEndpoint-1 {
+		d.wakeUp() // the endpoint is claimable again
+	}
+	return nil
+}
+
+func (d *Dispatcher) workLoop() {
+	for c := range d.work {
+		for c != nil {
+			id := c.Delivery.EndpointID
+			d.handle(c)
+			c = d.release(id)
+		}
+		d.tokens <- struct{}{}
+	}
+	// Shutdown: put back what is still held.
+	d.mu.Lock()
+	var rest []*Claimed
+	for id, h := range d.held {
+		rest = append(rest, h...)
+		delete(d.held, id)
+	}
+	d.mu.Unlock()
+	for _, c := range rest {
+		d.putBack(c)
+	}
+}
+
+// putBack returns a claimed delivery unattempted, due at once.
+func (d *Dispatcher) putBack(c *Claimed) {
+	now := d.cfg.Now()
+	d.records <- Record{DeliveryID: c.Delivery.ID, Lease: c.Lease, Now: now, State: StatePending, NextAttemptAt: now}
+}
+
+// handle makes one attempt of a claimed delivery, or puts it back when the
+// dispatcher is stopping or the lease is about to lapse.
+func (d *Dispatcher) handle(c *Claimed) {
+	if d.closed.Load() || c.LeaseExpiresAt.Sub(d.cfg.Now()) < d.cfg.AttemptTimeout {
+		d.putBack(c)
+		return
+	}
+	rec, del, a := d.attempt(d.attemptCtx, c)
+	if a == nil && rec.State == StatePending { // cancelled by Shutdown
+		d.records <- rec
+		return
+	}
+	d.records <- rec
+	d.afterAttempt(d.attemptCtx, c, del, a)
+}
+
+func (d *Dispatcher) afterAttempt(ctx context.Context, c *Claimed, del *Delivery, a *Attempt) {
+	ctx = withMessage(ctx, c.Message)
+	if a != nil && d.cfg.Hooks.AfterAttempt != nil {
+		d.safeHook("AfterAttempt", func() { d.cfg.Hooks.AfterAttempt(ctx, del, a) })
+	}
+	if del.State == StateFailed && d.cfg.Hooks.DeliveryFailed != nil {
+		d.safeHook("DeliveryFailed", func() { d.cfg.Hooks.DeliveryFailed(ctx, del) })
+	}
+}
+
+// recordLoop writes outcomes to the store, batching what has queued up.
+func (d *Dispatcher) recordLoop() {
+	batch := make([]Record, 0, 128)
+	for r := range d.records {
+		batch = append(batch[:0], r)
+	drain:
+		for len(batch) < cap(batch) {
+			select {
+			case r, ok := <-d.records:
+				if !ok {
+					break drain
+				}
+				batch = append(batch, r)
+			default:
+				break drain
+			}
+		}
+		applied, err := d.store.Record(d.recordCtx, batch)
+		if err != nil {
+			d.log.Error("hookline: recording attempts failed; the deliveries come due again when their leases expire",
+				"error", err, "count", len(batch))
+			continue
+		}
+		for i, ok := range applied {
+			if !ok {
+				d.log.Warn("hookline: lease lost before the attempt was recorded; the delivery will be attempted again",
+					"delivery_id", batch[i].DeliveryID)
+			}
+		}
+		wake := false
+		for _, r := range batch {
+			if r.State == StatePending && !r.NextAttemptAt.After(r.Now) {
+				wake = true
+			}
+		}
+		if wake {
+			d.wakeUp()
+		}
+	}
+}
+
+func (d *Dispatcher) safeHook(name string, f func()) {
+	defer func() {
+		if p := recover(); p != nil {
+			d.log.Error("hookline: hook panicked", "hook", name, "panic", fmt.Sprint(p))
+		}
+	}()
+	f()
+}
+
+type messageKey struct{}
+
+func withMessage(ctx context.Context, m *Message) context.Context {
+	return context.WithValue(ctx, messageKey{}, m)
+}
+
+// MessageFromContext returns the message being delivered, in the context
+// hooks receive; nil elsewhere. Treat it as read-only.
+func MessageFromContext(ctx context.Context) *Message {
+	m, _ := ctx.Value(messageKey{}).(*Message)
+	return m
+}
+
+// attempt sends one claimed delivery and works out its record. It returns a
+// nil Attempt when no request was made (endpoint gone or disabled) or when
+// ctx was cancelled by Shutdown before an answer came.
+func (d *Dispatcher) attempt(ctx context.Context, c *Claimed) (Record, *Delivery, *Attempt) {
+	now := d.cfg.Now()
+	del := c.Delivery
+	rec := Record{DeliveryID: del.ID, Lease: c.Lease}
+	ep := c.Endpoint
+	if ep == nil || ep.Disabled {
+		reason := "endpoint deleted"
+		if ep != nil {
+			reason = "endpoint disabled"
+			if ep.DisabledReason != "" {
+				reason += ": " + ep.DisabledReason
+			}
+		}
+		rec.Now, rec.State, rec.Error = now, StateFailed, reason
+		del.State, del.LastError, del.NextAttemptAt = StateFailed, reason, time.Time{}
+		return rec, del, nil
+	}
+	a := d.send(ctx, c, now)
+	if a == nil {
+		rec.Now, rec.State, rec.NextAttemptAt = d.cfg.Now(), StatePending, d.cfg.Now()
+		return rec, del, nil
+	}
+	rec.Attempt = a
+	rec.Now = d.cfg.Now()
+	del.Attempts = a.Number
+	del.LastAttemptAt, del.LastStatusCode, del.LastError = a.StartedAt, a.StatusCode, a.Error
+	switch {
+	case a.Succeeded():
+		rec.State = StateSucceeded
+	default:
+		rec.State, rec.NextAttemptAt = d.nextAttempt(a, rec.Now)
+	}
+	if a.StatusCode == http.StatusGone {
+		d.disableEndpoint(ctx, ep.ID, "the endpoint answered 410 Gone")
+	}
+	del.State, del.NextAttemptAt, del.UpdatedAt = rec.State, rec.NextAttemptAt, rec.Now
+	return rec, del, a
+}
+
+// nextAttempt applies the retry policy to a failed attempt.
+func (d *Dispatcher) nextAttempt(a *Attempt, now time.Time) (DeliveryState, time.Time) {
+	p := d.cfg.Retry
+	var err error
+	if a.Error != "" {
+		err = errors.New(a.Error)
+	}
+	if !p.Retryable(a.StatusCode, err) {
+		return StateFailed, time.Time{}
+	}
+	delay, ok := p.Delay(a.Number)
+	if !ok {
+		return StateFailed, time.Time{}
+	}
+	if a.StatusCode == http.StatusTooManyRequests || a.StatusCode == http.StatusServiceUnavailable {
+		if ra, ok := ParseRetryAfter(a.ResponseHeaders["Retry-After"], now); ok {
+			delay = max(delay, min(ra, p.MaxRetryAfter))
+		}
+	}
+	return StatePending, now.Add(delay)
+}
+
+// send performs the HTTP request of an attempt.
+func (d *Dispatcher) send(ctx context.Context, c *Claimed, now time.Time) *Attempt {
+	del, msg, ep := c.Delivery, c.Message, c.Endpoint
+	a := &Attempt{
+		ID: newID("att_"), DeliveryID: del.ID, MessageID: msg.ID, EndpointID: ep.ID,
+		Number: del.Attempts + 1, StartedAt: now,
+	}
+	actx, cancel := context.WithTimeout(ctx, d.cfg.AttemptTimeout)
+	defer cancel()
+	req, err := d.newRequest(actx, c, now, a.Number)
+	if err != nil {
+		a.Error = err.Error()
+		return a
+	}
+	hctx := withMessage(actx, msg)
+	if d.cfg.Hooks.BeforeAttempt != nil {
+		d.safeHook("BeforeAttempt", func() { d.cfg.Hooks.BeforeAttempt(hctx, req, del) })
+	}
+	a.RequestHeaders = make(map[string]string, len(req.Header))
+	for k, v := range req.Header {
+		if len(v) > 0 {
+			a.RequestHeaders[k] = v[0]
+		}
+	}
+	start := time.Now()
+	resp, err := d.client.Do(req)
+	if err != nil {
+		a.Duration = time.Since(start)
+		if ctx.Err() != nil { // Shutdown cut it off: not an attempt of the receiver's making
+			return nil
+		}
+		a.Error = describeError(err, d.cfg.AttemptTimeout)
+		d.log.Debug("hookline: attempt failed", attemptAttrs(a, "error", a.Error)...)
+		return a
+	}
+	body, rerr := readLimited(resp.Body, d.cfg.ResponseBodyLimit)
+	resp.Body.Close()
+	a.Duration = time.Since(start)
+	a.StatusCode = resp.StatusCode
+	a.Response = string(body)
+	for _, h := range []string{"Location", "Retry-After", "Content-Type"} {
+		if v := resp.Header.Get(h); v != "" {
+			if a.ResponseHeaders == nil {
+				a.ResponseHeaders = map[string]string{}
+			}
+			a.ResponseHeaders[h] = v
+		}
+	}
+	switch {
+	case a.Succeeded():
+	case resp.StatusCode >= 300 && resp.StatusCode < 400:
+		a.Error = fmt.Sprintf("HTTP %d: redirect to %q not followed", resp.StatusCode, resp.Header.Get("Location"))
+	default:
+		a.Error = fmt.Sprintf("HTTP %d", resp.StatusCode)
+	}
+	if rerr != nil && a.Succeeded() {
+		d.log.Debug("hookline: reading the response failed after a 2xx", attemptAttrs(a, "error", rerr)...)
+	}
+	d.log.Debug("hookline: attempt made", attemptAttrs(a, "status", a.StatusCode, "duration", a.Duration)...)
+	return a
+}
+
+func attemptAttrs(a *Attempt, kv ...any) []any {
+	return append([]any{"delivery_id", a.DeliveryID, "endpoint_id", a.EndpointID, "message_id", a.MessageID, "attempt", a.Number}, kv...)
+}
+
+// newRequest builds the signed POST of an attempt.
+func (d *Dispatcher) newRequest(ctx context.Context, c *Claimed, now time.Time, number int) (*http.Request, error) {
+	msg, ep := c.Message, c.Endpoint
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, ep.URL, bytesReader(msg.Payload))
+	if err != nil {
+		return nil, fmt.Errorf("building the request: %w", err)
+	}
+	sig, err := signatureHeader(ep, msg.ID, now, msg.Payload)
+	if err != nil {
+		return nil, fmt.Errorf("signing: %w", err)
+	}
+	h := req.Header
+	for k, v := range ep.Headers {
+		h.Set(k, v)
+	}
+	h.Set("Content-Type", "application/json")
+	h.Set("User-Agent", UserAgent)
+	h.Set(HeaderID, msg.ID)
+	h.Set(HeaderTimestamp, strconv.FormatInt(now.Unix(), 10))
+	h.Set(HeaderSignature, sig)
+	h.Set(HeaderEventType, msg.Type)
+	h.Set(HeaderAttempt, strconv.Itoa(number))
+	return req, nil
+}
+
+// readLimited reads at most limit bytes of r, then discards up to 64 KiB
+// more so the connection can be reused.
+func readLimited(r io.Reader, limit int) ([]byte, error) {
+	b, err := io.ReadAll(io.LimitReader(r, int64(limit)))
+	if err == nil {
+		_, _ = io.Copy(io.Discard, io.LimitReader(r, 64<<10))
+	}
+	return b, err
+}
+
+func describeError(err error, timeout time.Duration) string {
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		return fmt.Sprintf("timeout: no complete answer within %s", timeout)
+	case errors.Is(err, ErrAddressNotAllowed):
+		return ErrAddressNotAllowed.Error()
+	}
+	var ue interface{ Unwrap() error }
+	if errors.As(err, &ue) {
+		if inner := ue.Unwrap(); inner != nil {
+			return inner.Error()
+		}
+	}
+	return err.Error()
+}
+
+func (d *Dispatcher) disableEndpoint(ctx context.Context, id, reason string) {
+	ep, err := d.store.GetEndpoint(ctx, id)
+	if err != nil || ep.Disabled {
+		return
+	}
+	ep.Disabled, ep.DisabledReason, ep.UpdatedAt = true, reason, d.cfg.Now()
+	if err := d.store.UpdateEndpoint(ctx, ep); err != nil {
+		d.log.Error("hookline: disabling endpoint failed", "endpoint_id", id, "error", err)
+		return
+	}
+	d.log.Warn("hookline: endpoint disabled", "endpoint_id", id, "reason", reason)
+	if d.cfg.Hooks.EndpointDisabled != nil {
+		d.safeHook("EndpointDisabled", func() { d.cfg.Hooks.EndpointDisabled(ctx, ep, reason) })
+	}
+}

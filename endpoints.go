@@ -1,0 +1,299 @@
+package webhook
+
+import (
+	"context"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+const (
+	maxURLLen         = 2048
+	maxDescriptionLen = 1024
+	maxEventTypes     = 256
+	maxHeaders        = 32
+)
+
+// reservedHeaders cannot be set as an endpoint's static headers.
+var reservedHeaders = map[string]bool{
+	"Content-Type": true, "Content-Length": true, "Host": true, "User-Agent": true,
+	"Webhook-Id": true, "Webhook-Timestamp": true, "Webhook-Signature": true,
+	"Hookline-Event-Type": true, "Hookline-Attempt": true, "Transfer-Encoding": true, "Connection": true,
+}
+
+// ValidateURL checks an endpoint URL the way CreateEndpoint does: absolute,
+// https (http only with allowHTTP), with a host, no user info or fragment,
+// and, unless allowPrivate, not an IP literal or name of a private,
+// loopback, link-local or other special-purpose address.
+func ValidateURL(raw string, allowHTTP, allowPrivate bool) error {
+	g := addrGuard{allowAll: allowPrivate}
+	return g.validateURL(raw, allowHTTP)
+}
+
+func (g *addrGuard) validateURL(raw string, allowHTTP bool) error {
+	if raw == "" {
+		return invalid("url", "empty; give the receiver's absolute https:// URL")
+	}
+	if len(raw) > maxURLLen {
+		return invalid("url", "longer than %d characters", maxURLLen)
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return invalid("url", "%q does not parse: %v", raw, err)
+	}
+	switch u.Scheme {
+	case "https":
+	case "http":
+		if !allowHTTP {
+			return invalid("url", "%q uses http; use https (or set Config.AllowHTTP for local development)", raw)
+		}
+	default:
+		return invalid("url", "%q: want an absolute https:// URL", raw)
+	}
+	host := u.Hostname()
+	if host == "" {
+		return invalid("url", "%q has no host", raw)
+	}
+	if u.User != nil {
+		return invalid("url", "%q holds user info; put credentials in the endpoint's headers instead", raw)
+	}
+	if u.Fragment != "" {
+		return invalid("url", "%q has a fragment, which is never sent", raw)
+	}
+	if p := u.Port(); p != "" {
+		if n, err := netipPort(p); err != nil || n == 0 {
+			return invalid("url", "%q has an invalid port", raw)
+		}
+	}
+	if g.allowAll {
+		return nil
+	}
+	if a, err := netip.ParseAddr(strings.Trim(host, "[]")); err == nil {
+		if !g.allows(a) {
+			return &ValidationError{Field: "url", Reason: "host " + a.String() + " is not allowed: " + ErrAddressNotAllowed.Error()}
+		}
+		return nil
+	}
+	lh := strings.ToLower(strings.TrimSuffix(host, "."))
+	if lh == "localhost" || strings.HasSuffix(lh, ".localhost") {
+		return &ValidationError{Field: "url", Reason: "host " + host + " is not allowed: " + ErrAddressNotAllowed.Error()}
+	}
+	return nil
+}
+
+func netipPort(p string) (uint16, error) {
+	ap, err := netip.ParseAddrPort("0.0.0.0:" + p)
+	return ap.Port(), err
+}
+
+// validateEndpoint checks the fields a caller sets.
+func (d *Dispatcher) validateEndpoint(ep *Endpoint) error {
+	if ep == nil {
+		return invalid("endpoint", "nil")
+	}
+	if err := d.guard.validateURL(ep.URL, d.cfg.AllowHTTP); err != nil {
+		return err
+	}
+	if err := validateTenant(ep.Tenant); err != nil {
+		return err
+	}
+	if len(ep.Description) > maxDescriptionLen || !utf8.ValidString(ep.Description) {
+		return invalid("description", "longer than %d bytes or not UTF-8", maxDescriptionLen)
+	}
+	if len(ep.EventTypes) > maxEventTypes {
+		return invalid("event types", "%d entries; at most %d", len(ep.EventTypes), maxEventTypes)
+	}
+	for _, t := range ep.EventTypes {
+		if t == "*" {
+			continue
+		}
+		if err := ValidateEventType(strings.TrimSuffix(t, ".*")); err != nil {
+			return invalid("event types", "%q: an event type, a prefix ending in \".*\", or \"*\"", t)
+		}
+	}
+	if len(ep.Headers) > maxHeaders {
+		return invalid("headers", "%d entries; at most %d", len(ep.Headers), maxHeaders)
+	}
+	for k, v := range ep.Headers {
+		if !validHeaderName(k) {
+			return invalid("headers", "%q is not a valid header name", k)
+		}
+		if reservedHeaders[http.CanonicalHeaderKey(k)] {
+			return invalid("headers", "%q is set by hookline and cannot be replaced", k)
+		}
+		if !validHeaderValue(v) {
+			return invalid("headers", "the value of %q holds a control character or invalid UTF-8", k)
+		}
+	}
+	if ep.RateLimit < 0 {
+		return invalid("rate limit", "negative")
+	}
+	if ep.Secret != "" {
+		if _, err := decodeSecret(ep.Secret); err != nil {
+			return invalid("secret", "want whsec_ followed by base64 key bytes (or leave it empty to have one made)")
+		}
+	}
+	return nil
+}
+
+func validHeaderName(k string) bool {
+	if k == "" {
+		return false
+	}
+	for i := 0; i < len(k); i++ {
+		c := k[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
+			return false
+		}
+	}
+	return true
+}
+
+func validHeaderValue(v string) bool {
+	if !utf8.ValidString(v) {
+		return false
+	}
+	for _, r := range v {
+		if r < 0x20 && r != '\t' || r == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// CreateEndpoint validates ep and stores it, filling in ep.ID (when empty),
+// ep.Secret (when empty: a new whsec_ secret) and its times. Bad input
+// returns an error matching ErrInvalid and stores nothing.
+func (d *Dispatcher) CreateEndpoint(ctx context.Context, ep *Endpoint) error {
+	if err := d.validateEndpoint(ep); err != nil {
+		return err
+	}
+	if ep.ID != "" && !validID(ep.ID) {
+		return invalid("endpoint ID", "%q: use 1 to %d characters of A-Z, a-z, 0-9, _ and -", ep.ID, maxIDLen)
+	}
+	c := *ep
+	if c.ID == "" {
+		c.ID = newID("ep_")
+	}
+	if c.Secret == "" {
+		c.Secret = NewSecret()
+	}
+	now := d.cfg.Now().UTC()
+	c.CreatedAt, c.UpdatedAt = now, now
+	if !c.Disabled {
+		c.DisabledReason = ""
+	}
+	if err := d.store.CreateEndpoint(ctx, &c); err != nil {
+		return err
+	}
+	*ep = c
+	return nil
+}
+
+// GetEndpoint returns an endpoint, secret included.
+func (d *Dispatcher) GetEndpoint(ctx context.Context, id string) (*Endpoint, error) {
+	return d.store.GetEndpoint(ctx, id)
+}
+
+// ListEndpoints lists endpoints in ID order (creation order for generated
+// IDs), a page at a time.
+func (d *Dispatcher) ListEndpoints(ctx context.Context, q EndpointQuery) ([]*Endpoint, string, error) {
+	return d.store.ListEndpoints(ctx, q)
+}
+
+// UpdateEndpoint replaces an endpoint's URL, Description, EventTypes,
+// Headers, RateLimit, Metadata and Disabled state with ep's (matched by
+// ep.ID) after validating them. Tenant and CreatedAt cannot change; an empty
+// Secret keeps the current one (use RotateSecret to change it); it returns
+// the stored result in ep.
+func (d *Dispatcher) UpdateEndpoint(ctx context.Context, ep *Endpoint) error {
+	if ep == nil {
+		return invalid("endpoint", "nil")
+	}
+	cur, err := d.store.GetEndpoint(ctx, ep.ID)
+	if err != nil {
+		return err
+	}
+	c := *ep
+	c.Tenant = cur.Tenant
+	if err := d.validateEndpoint(&c); err != nil {
+		return err
+	}
+	if c.Secret == "" {
+		c.Secret = cur.Secret
+	}
+	if c.Secret == cur.Secret {
+		c.PreviousSecret, c.PreviousSecretExpiresAt = cur.PreviousSecret, cur.PreviousSecretExpiresAt
+	}
+	if !c.Disabled {
+		c.DisabledReason = ""
+	}
+	c.CreatedAt = cur.CreatedAt
+	c.UpdatedAt = d.cfg.Now().UTC()
+	if err := d.store.UpdateEndpoint(ctx, &c); err != nil {
+		return err
+	}
+	*ep = c
+	return nil
+}
+
+// DeleteEndpoint deletes an endpoint with its deliveries and their attempts.
+func (d *Dispatcher) DeleteEndpoint(ctx context.Context, id string) error {
+	return d.store.DeleteEndpoint(ctx, id)
+}
+
+// EnableEndpoint enables an endpoint and clears its disabled reason. Its
+// deliveries that failed while it was disabled stay failed: recover them with
+// RetryFailed.
+func (d *Dispatcher) EnableEndpoint(ctx context.Context, id string) error {
+	return d.modifyEndpoint(ctx, id, func(ep *Endpoint) {
+		ep.Disabled, ep.DisabledReason = false, ""
+	})
+}
+
+// DisableEndpoint disables an endpoint with a reason shown to operators. It
+// gets no new deliveries; its pending deliveries fail (without an attempt)
+// when they come due, and can be recovered with RetryFailed once it is
+// enabled again.
+func (d *Dispatcher) DisableEndpoint(ctx context.Context, id, reason string) error {
+	if len(reason) > maxDescriptionLen || !utf8.ValidString(reason) {
+		return invalid("reason", "longer than %d bytes or not UTF-8", maxDescriptionLen)
+	}
+	return d.modifyEndpoint(ctx, id, func(ep *Endpoint) {
+		ep.Disabled, ep.DisabledReason = true, reason
+	})
+}
+
+// RotateSecret gives the endpoint a new secret and returns the endpoint.
+// During overlap the previous secret keeps signing beside the new one (the
+// webhook-signature header then holds both), so receivers can switch
+// without refusing a delivery; overlap 0 retires it at once.
+func (d *Dispatcher) RotateSecret(ctx context.Context, id string, overlap time.Duration) (*Endpoint, error) {
+	if overlap < 0 {
+		return nil, invalid("overlap", "negative")
+	}
+	var out *Endpoint
+	err := d.modifyEndpoint(ctx, id, func(ep *Endpoint) {
+		if overlap > 0 {
+			ep.PreviousSecret, ep.PreviousSecretExpiresAt = ep.Secret, d.cfg.Now().Add(overlap).UTC()
+		} else {
+			ep.PreviousSecret, ep.PreviousSecretExpiresAt = "", time.Time{}
+		}
+		ep.Secret = NewSecret()
+		out = ep
+	})
+	return out, err
+}
+
+func (d *Dispatcher) modifyEndpoint(ctx context.Context, id string, f func(*Endpoint)) error {
+	ep, err := d.store.GetEndpoint(ctx, id)
+	if err != nil {
+		return err
+	}
+	f(ep)
+	ep.UpdatedAt = d.cfg.Now().UTC()
+	return d.store.UpdateEndpoint(ctx, ep)
+}

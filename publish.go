@@ -1,0 +1,357 @@
+package webhook
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+	"unicode/utf8"
+)
+
+const (
+	maxIDLen       = 128
+	maxTenantLen   = 256
+	maxEventType   = 256
+	maxMetadata    = 16
+	maxMetadataLen = 1024
+)
+
+// validID reports whether s is 1..128 characters of [A-Za-z0-9_-].
+func validID(s string) bool {
+	if len(s) == 0 || len(s) > maxIDLen {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// ValidateEventType reports whether t is a valid event type: full-stop
+// delimited, non-empty parts of [a-zA-Z0-9_], at most 256 characters.
+func ValidateEventType(t string) error {
+	if t == "" {
+		return invalid("event type", "empty; name the event, for example \"reward.issued\"")
+	}
+	if len(t) > maxEventType {
+		return invalid("event type", "longer than %d characters", maxEventType)
+	}
+	part := 0
+	for i := 0; i < len(t); i++ {
+		c := t[i]
+		switch {
+		case c == '.':
+			if part == 0 {
+				return invalid("event type", "%q has an empty part; use full-stop delimited names such as \"reward.issued\"", t)
+			}
+			part = 0
+		case c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_':
+			part++
+		default:
+			return invalid("event type", "%q may hold only letters, digits, _ and full stops", t)
+		}
+	}
+	if part == 0 {
+		return invalid("event type", "%q ends with a full stop", t)
+	}
+	return nil
+}
+
+func validateTenant(t string) error {
+	if len(t) > maxTenantLen {
+		return invalid("tenant", "longer than %d bytes", maxTenantLen)
+	}
+	if !utf8.ValidString(t) {
+		return invalid("tenant", "not valid UTF-8")
+	}
+	for _, r := range t {
+		if r < 0x20 || r == 0x7f {
+			return invalid("tenant", "holds a control character")
+		}
+	}
+	return nil
+}
+
+// prepare validates a publish and builds the message and its deliveries.
+func (d *Dispatcher) prepare(ctx context.Context, ev Event, opts *PublishOpts) (*Message, []*Delivery, error) {
+	if ev == nil {
+		return nil, nil, invalid("event", "nil; pass a value with an EventType method")
+	}
+	var o PublishOpts
+	if opts != nil {
+		o = *opts
+	}
+	typ := ev.EventType()
+	if err := ValidateEventType(typ); err != nil {
+		return nil, nil, err
+	}
+	if o.ID != "" && !validID(o.ID) {
+		return nil, nil, invalid("message ID", "%q: use 1 to %d characters of A-Z, a-z, 0-9, _ and - (no full stop: the ID is signed)", o.ID, maxIDLen)
+	}
+	if err := validateTenant(o.Tenant); err != nil {
+		return nil, nil, err
+	}
+	if len(o.Metadata) > maxMetadata {
+		return nil, nil, invalid("metadata", "%d entries; at most %d", len(o.Metadata), maxMetadata)
+	}
+	for k, v := range o.Metadata {
+		if len(k)+len(v) > maxMetadataLen || !utf8.ValidString(k) || !utf8.ValidString(v) {
+			return nil, nil, invalid("metadata", "entry %q is longer than %d bytes or not UTF-8", k, maxMetadataLen)
+		}
+	}
+	data, err := d.marshal(ev)
+	if err != nil {
+		return nil, nil, err
+	}
+	now := d.cfg.Now().UTC()
+	msg := &Message{ID: o.ID, Tenant: o.Tenant, Type: typ, Metadata: o.Metadata, CreatedAt: now}
+	if msg.ID == "" {
+		msg.ID = newID("msg_")
+	}
+	payload, err := d.cfg.Envelope(msg, data)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: the envelope failed: %v", ErrInvalid, err)
+	}
+	msg.Payload = payload
+
+	eps, err := d.subscribers(ctx, o.Tenant, typ)
+	if err != nil {
+		return nil, nil, err
+	}
+	ds := make([]*Delivery, len(eps))
+	all := make([]Delivery, len(eps))
+	for i, ep := range eps {
+		all[i] = Delivery{
+			ID: newID("dlv_"), MessageID: msg.ID, EndpointID: ep.ID, Tenant: msg.Tenant, EventType: typ,
+			State: StatePending, NextAttemptAt: now, CreatedAt: now, UpdatedAt: now,
+		}
+		ds[i] = &all[i]
+	}
+	return msg, ds, nil
+}
+
+// marshal turns an event into its JSON, checking size and validity.
+func (d *Dispatcher) marshal(ev Event) (json.RawMessage, error) {
+	var data []byte
+	switch e := ev.(type) {
+	case RawEvent:
+		data = e.Data
+	case *RawEvent:
+		if e == nil {
+			return nil, invalid("event", "nil *RawEvent")
+		}
+		data = e.Data
+	default:
+		b, err := json.Marshal(ev)
+		if err != nil {
+			return nil, &ValidationError{Field: "event", Reason: "cannot be marshalled to JSON: " + err.Error()}
+		}
+		data = b
+	}
+	if len(data) > d.cfg.MaxPayloadSize {
+		return nil, fmt.Errorf("%w: %d bytes, the limit is %d (Config.MaxPayloadSize)", ErrPayloadTooLarge, len(data), d.cfg.MaxPayloadSize)
+	}
+	if len(data) == 0 || !json.Valid(data) {
+		return nil, invalid("event data", "not valid JSON")
+	}
+	if _, ok := ev.(RawEvent); ok {
+		data = bytes.Clone(data) // the caller may reuse its buffer
+	}
+	return data, nil
+}
+
+// subscribers returns the tenant's enabled endpoints that want typ.
+func (d *Dispatcher) subscribers(ctx context.Context, tenant, typ string) ([]*Endpoint, error) {
+	var out []*Endpoint
+	q := EndpointQuery{Tenant: tenant, EnabledOnly: true, Limit: 1000}
+	for {
+		eps, next, err := d.store.ListEndpoints(ctx, q)
+		if err != nil {
+			return nil, fmt.Errorf("hookline: listing endpoints: %w", err)
+		}
+		for _, ep := range eps {
+			if !ep.Disabled && ep.Tenant == tenant && ep.Subscribes(typ) {
+				out = append(out, ep)
+			}
+		}
+		if next == "" {
+			return out, nil
+		}
+		q.Cursor = next
+	}
+}
+
+// Publish stores ev as a Message for opts.Tenant, with one Delivery per
+// enabled endpoint of that tenant subscribed to its type, in one atomic
+// step, and wakes a worker. A message with no subscriber is stored too (so
+// it can be looked up), with no delivery.
+//
+// Publishing an ID that is stored already stores nothing and returns the
+// message stored first, with a nil error: publish is idempotent on
+// PublishOpts.ID. Bad input returns an error matching ErrInvalid (or
+// ErrPayloadTooLarge) and stores nothing; after Shutdown it returns
+// ErrClosed. Publish works before Start: deliveries wait for the workers.
+func (d *Dispatcher) Publish(ctx context.Context, ev Event, opts *PublishOpts) (*Message, error) {
+	if d.closed.Load() {
+		return nil, ErrClosed
+	}
+	msg, ds, err := d.prepare(ctx, ev, opts)
+	if err != nil {
+		return nil, err
+	}
+	if err := d.store.InsertMessage(ctx, msg, ds); err != nil {
+		if errors.Is(err, ErrDuplicate) {
+			return d.store.GetMessage(ctx, msg.ID)
+		}
+		return nil, err
+	}
+	if len(ds) > 0 {
+		d.wakeUp()
+	}
+	return msg, nil
+}
+
+// PublishTx is Publish inside the caller's transaction tx: the message and
+// its deliveries commit or roll back with the caller's own writes, and are
+// delivered only once committed. The store must implement TxInserter for
+// tx's type (pgstore does for pgx.Tx); otherwise it returns
+// ErrTxUnsupported. A duplicate ID returns ErrDuplicate, since the
+// transaction is then the caller's to roll back or go on with.
+func PublishTx[TTx any](ctx context.Context, d *Dispatcher, tx TTx, ev Event, opts *PublishOpts) (*Message, error) {
+	if d.closed.Load() {
+		return nil, ErrClosed
+	}
+	ti, ok := d.store.(TxInserter)
+	if !ok {
+		return nil, fmt.Errorf("%w: %T has no InsertMessageTx", ErrTxUnsupported, d.store)
+	}
+	msg, ds, err := d.prepare(ctx, ev, opts)
+	if err != nil {
+		return nil, err
+	}
+	if err := ti.InsertMessageTx(ctx, any(tx), msg, ds); err != nil {
+		return nil, err
+	}
+	return msg, nil
+}
+
+// GetMessage returns a stored message.
+func (d *Dispatcher) GetMessage(ctx context.Context, id string) (*Message, error) {
+	return d.store.GetMessage(ctx, id)
+}
+
+// GetDelivery returns a delivery.
+func (d *Dispatcher) GetDelivery(ctx context.Context, id string) (*Delivery, error) {
+	return d.store.GetDelivery(ctx, id)
+}
+
+// ListDeliveries lists deliveries matching q, newest first, a page at a
+// time: pass the returned cursor as q.Cursor for the next page.
+func (d *Dispatcher) ListDeliveries(ctx context.Context, q DeliveryQuery) ([]*Delivery, string, error) {
+	if q.State != "" && !q.State.Valid() {
+		return nil, "", invalid("state", "%q; use pending, succeeded or failed", q.State)
+	}
+	return d.store.ListDeliveries(ctx, q)
+}
+
+// ListAttempts lists the attempts of a delivery (q.DeliveryID) or of an
+// endpoint (q.EndpointID), oldest first.
+func (d *Dispatcher) ListAttempts(ctx context.Context, q AttemptQuery) ([]*Attempt, string, error) {
+	if q.DeliveryID == "" && q.EndpointID == "" {
+		return nil, "", invalid("attempt query", "give a delivery ID or an endpoint ID")
+	}
+	return d.store.ListAttempts(ctx, q)
+}
+
+// Stats summarises deliveries and attempts; see Store.Stats.
+func (d *Dispatcher) Stats(ctx context.Context, q StatsQuery) (*Stats, error) {
+	return d.store.Stats(ctx, q)
+}
+
+// Redeliver makes a delivery (in any state, failed for good included) due
+// now. It gets one more attempt; if that fails and the delivery has used up
+// its attempts, it is failed again. To redeliver to a disabled endpoint,
+// enable it first.
+func (d *Dispatcher) Redeliver(ctx context.Context, deliveryID string) error {
+	if _, err := d.store.Requeue(ctx, RequeueParams{DeliveryID: deliveryID, At: d.cfg.Now()}); err != nil {
+		return err
+	}
+	d.wakeUp()
+	return nil
+}
+
+// RetryFailed makes every delivery of the endpoint that failed for good and
+// was created at or after since due now (bulk recovery after an outage), and
+// returns how many.
+func (d *Dispatcher) RetryFailed(ctx context.Context, endpointID string, since time.Time) (int, error) {
+	if _, err := d.store.GetEndpoint(ctx, endpointID); err != nil {
+		return 0, err
+	}
+	n, err := d.store.Requeue(ctx, RequeueParams{EndpointID: endpointID, State: StateFailed, Since: since, At: d.cfg.Now()})
+	if n > 0 {
+		d.wakeUp()
+	}
+	return n, err
+}
+
+// Purge deletes finished deliveries last changed before `before`, with
+// their attempts and messages left without deliveries, in batches of at
+// most limit, and returns how many deliveries it deleted.
+func (d *Dispatcher) Purge(ctx context.Context, before time.Time, limit int) (int, error) {
+	if limit <= 0 {
+		limit = 1000
+	}
+	return d.store.Purge(ctx, before, limit)
+}
+
+// TestEventType is the event type of SendTest's sample event.
+const TestEventType = "webhook.test"
+
+// SendTest sends a signed sample event (type "webhook.test") to one
+// endpoint at once, enabled or not, and returns the attempt. The message,
+// its delivery and the attempt are stored like any other, so the test shows
+// in the endpoint's log; it is not retried.
+func (d *Dispatcher) SendTest(ctx context.Context, endpointID string) (*Attempt, error) {
+	ep, err := d.store.GetEndpoint(ctx, endpointID)
+	if err != nil {
+		return nil, err
+	}
+	now := d.cfg.Now().UTC()
+	data, _ := json.Marshal(map[string]string{"endpoint_id": ep.ID, "message": "This is a test event from hookline."})
+	msg := &Message{ID: newID("msg_"), Tenant: ep.Tenant, Type: TestEventType, CreatedAt: now}
+	if msg.Payload, err = d.cfg.Envelope(msg, data); err != nil {
+		return nil, err
+	}
+	del := &Delivery{
+		ID: newID("dlv_"), MessageID: msg.ID, EndpointID: ep.ID, Tenant: ep.Tenant, EventType: TestEventType,
+		State: StatePending, NextAttemptAt: now.Add(24 * time.Hour), CreatedAt: now, UpdatedAt: now,
+	}
+	if err := d.store.InsertMessage(ctx, msg, []*Delivery{del}); err != nil {
+		return nil, err
+	}
+	c, err := d.store.ClaimDelivery(ctx, del.ID, ClaimParams{Owner: d.owner, Now: d.cfg.Now(), Lease: d.cfg.Lease})
+	if err != nil {
+		return nil, err
+	}
+	c.Endpoint = ep // a disabled endpoint is tested all the same
+	a := d.send(ctx, c, d.cfg.Now())
+	if a == nil {
+		return nil, ctx.Err()
+	}
+	state := StateFailed
+	if a.Succeeded() {
+		state = StateSucceeded
+	}
+	if _, err := d.store.Record(ctx, []Record{{DeliveryID: del.ID, Lease: c.Lease, Now: d.cfg.Now(), Attempt: a, State: state}}); err != nil {
+		return a, err
+	}
+	return a, nil
+}
+
+func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }

@@ -1,0 +1,226 @@
+package webhook
+
+import (
+	"context"
+	"time"
+)
+
+// Store keeps endpoints, messages, deliveries and attempts, and hands due
+// deliveries to workers under leases. The Dispatcher is its only caller in
+// normal use; storetest.Run checks an implementation against this contract.
+//
+// General rules for every method:
+//   - ctx comes first and bounds the call; a cancelled ctx returns its error.
+//   - Objects passed in are not retained: the store copies what it keeps.
+//     Objects returned are the caller's to modify, except Message.Payload,
+//     which may be shared and must be treated as read-only.
+//   - A missing object is ErrNotFound (wrapped or not: callers use errors.Is).
+//   - Times are stored with at least microsecond precision.
+//   - Lists are ordered as each method says and paged by an opaque cursor:
+//     pass the returned next cursor back for the next page; "" means no
+//     further page. Limit 0 means 100; stores may cap it at 1000.
+type Store interface {
+	// CreateEndpoint stores a new endpoint, ID and all (the dispatcher
+	// validates it and fills ID, Secret and times). An existing ID is
+	// ErrConflict.
+	CreateEndpoint(ctx context.Context, ep *Endpoint) error
+	// GetEndpoint returns the endpoint with that ID.
+	GetEndpoint(ctx context.Context, id string) (*Endpoint, error)
+	// UpdateEndpoint replaces every field of the stored endpoint with ep's
+	// (matched by ID) except CreatedAt.
+	UpdateEndpoint(ctx context.Context, ep *Endpoint) error
+	// DeleteEndpoint removes the endpoint with its deliveries and their
+	// attempts. Messages stay.
+	DeleteEndpoint(ctx context.Context, id string) error
+	// ListEndpoints returns endpoints in ID order matching q.
+	ListEndpoints(ctx context.Context, q EndpointQuery) (eps []*Endpoint, next string, err error)
+
+	// InsertMessage stores msg and its deliveries in one atomic step: all or
+	// nothing. If a message with msg.ID exists it stores nothing and returns
+	// ErrDuplicate. Each delivery arrives with ID, MessageID, EndpointID,
+	// Tenant, EventType, State pending, NextAttemptAt and times filled in.
+	// The payload is stored once, whatever the number of deliveries.
+	InsertMessage(ctx context.Context, msg *Message, deliveries []*Delivery) error
+	// GetMessage returns the message with that ID.
+	GetMessage(ctx context.Context, id string) (*Message, error)
+
+	// Claim leases up to p.Limit pending deliveries whose NextAttemptAt is at
+	// or before p.Now and that hold no unexpired lease, earliest due first,
+	// and returns them with their message and endpoint. Each gets a fresh
+	// lease token, expiring at p.Now+p.Lease; until then no other Claim
+	// returns it. A lease that expired without a Record makes the delivery
+	// claimable again (at least once delivery). Claim costs O(k log n) or
+	// better for k claimed out of n pending: no scan of finished deliveries.
+	// Deliveries whose endpoint is in p.SkipEndpoints are left alone.
+	Claim(ctx context.Context, p ClaimParams) ([]*Claimed, error)
+	// ClaimDelivery leases one pending delivery by ID whatever its due time,
+	// as Claim would (p.Limit and p.SkipEndpoints are ignored). A delivery
+	// that is not pending or holds an unexpired lease is ErrConflict.
+	ClaimDelivery(ctx context.Context, id string, p ClaimParams) (*Claimed, error)
+	// Record applies each record in one call: the attempt (if any) is added
+	// to the delivery's log and the delivery takes the record's state, next
+	// attempt time and last result, and loses its lease. A record counts
+	// only while its lease is held: the token is the delivery's current one
+	// and has not expired at r.Now. applied[i] reports whether recs[i]
+	// counted; nothing of a record that did not count is written. err is for
+	// failures of the store itself.
+	Record(ctx context.Context, recs []Record) (applied []bool, err error)
+
+	// GetDelivery returns the delivery with that ID.
+	GetDelivery(ctx context.Context, id string) (*Delivery, error)
+	// ListDeliveries returns deliveries matching q, newest first (descending
+	// ID).
+	ListDeliveries(ctx context.Context, q DeliveryQuery) (ds []*Delivery, next string, err error)
+	// ListAttempts returns attempts matching q, oldest first.
+	ListAttempts(ctx context.Context, q AttemptQuery) (as []*Attempt, next string, err error)
+	// Requeue makes the deliveries matching p pending and due at p.At,
+	// keeping their attempt count and log, and returns how many it changed.
+	// A delivery under lease keeps its lease: the worker holding it records
+	// as usual.
+	Requeue(ctx context.Context, p RequeueParams) (int, error)
+
+	// Stats counts an endpoint's (or a tenant's) deliveries by state and
+	// summarises its attempts since q.Since. It must stay cheap with
+	// millions of deliveries: bounded by the window and indexed.
+	Stats(ctx context.Context, q StatsQuery) (*Stats, error)
+	// Purge deletes up to limit finished (succeeded or failed) deliveries
+	// last updated before `before`, their attempts, and the messages left
+	// with no delivery, and returns how many deliveries it deleted.
+	Purge(ctx context.Context, before time.Time, limit int) (int, error)
+}
+
+// Claimed is a delivery handed to a worker under a lease.
+type Claimed struct {
+	Delivery *Delivery
+	Message  *Message
+	Endpoint *Endpoint
+	// Lease is the token to pass back in Record.
+	Lease string
+	// LeaseExpiresAt is when the lease lapses.
+	LeaseExpiresAt time.Time
+}
+
+// ClaimParams parameterise Claim and ClaimDelivery.
+type ClaimParams struct {
+	// Owner names the claiming dispatcher instance (for diagnostics).
+	Owner string
+	// Now is the claim's clock reading: due means NextAttemptAt <= Now.
+	Now time.Time
+	// Limit is how many deliveries to claim at most.
+	Limit int
+	// Lease is how long the claim holds.
+	Lease time.Duration
+	// SkipEndpoints lists endpoints whose deliveries must not be claimed now
+	// (they are at their concurrency cap or paused).
+	SkipEndpoints []string
+}
+
+// Record is the outcome of one claimed delivery.
+type Record struct {
+	DeliveryID string
+	Lease      string
+	// Now is the clock reading the lease is checked against.
+	Now time.Time
+	// Attempt is the attempt made, nil when the delivery was put back
+	// without one (held back by a limit, shutdown).
+	Attempt *Attempt
+	// State is the delivery's new state.
+	State DeliveryState
+	// Error says why a delivery was finished without an attempt (its
+	// endpoint was disabled or deleted); it becomes the delivery's
+	// LastError. Ignored when Attempt is set.
+	Error string
+	// NextAttemptAt is when a pending delivery comes due again.
+	NextAttemptAt time.Time
+}
+
+// EndpointQuery filters ListEndpoints.
+type EndpointQuery struct {
+	// Tenant limits the list to one tenant ("" is a tenant of its own,
+	// for single-tenant hosts).
+	Tenant string
+	// AllTenants lists the endpoints of every tenant; Tenant is ignored.
+	AllTenants bool
+	// EnabledOnly leaves out disabled endpoints.
+	EnabledOnly bool
+	Cursor      string
+	Limit       int
+}
+
+// DeliveryQuery filters ListDeliveries; zero fields do not filter.
+type DeliveryQuery struct {
+	Tenant     string
+	EndpointID string
+	MessageID  string
+	State      DeliveryState
+	// Since and Until bound CreatedAt: Since <= CreatedAt < Until.
+	Since  time.Time
+	Until  time.Time
+	Cursor string
+	Limit  int
+}
+
+// AttemptQuery filters ListAttempts; DeliveryID or EndpointID is required.
+type AttemptQuery struct {
+	DeliveryID string
+	EndpointID string
+	Cursor     string
+	Limit      int
+}
+
+// RequeueParams selects the deliveries Requeue changes: one delivery by ID,
+// or an endpoint's deliveries in State created at or after Since.
+type RequeueParams struct {
+	DeliveryID string
+	EndpointID string
+	// State selects by state (with EndpointID); empty means failed.
+	State DeliveryState
+	Since time.Time
+	// At is the new due time.
+	At time.Time
+}
+
+// StatsQuery selects what Stats summarises: an endpoint, or a tenant's
+// endpoints, or everything; attempts since Since.
+type StatsQuery struct {
+	EndpointID string
+	Tenant     string
+	Since      time.Time
+}
+
+// Stats summarises deliveries and attempts.
+type Stats struct {
+	// Counts holds the number of deliveries in each state (all time).
+	Counts map[DeliveryState]int `json:"counts"`
+	// Attempts and SucceededAttempts count attempts since the window start.
+	Attempts          int `json:"attempts"`
+	SucceededAttempts int `json:"succeeded_attempts"`
+	// LatencyP50 and LatencyP95 are attempt durations over the window.
+	LatencyP50 time.Duration `json:"-"`
+	LatencyP95 time.Duration `json:"-"`
+}
+
+// SuccessRate is SucceededAttempts/Attempts, or 1 with no attempts.
+func (s *Stats) SuccessRate() float64 {
+	if s.Attempts == 0 {
+		return 1
+	}
+	return float64(s.SucceededAttempts) / float64(s.Attempts)
+}
+
+// Notifier is an optional Store capability: a channel that receives when
+// deliveries may have become due without this process's Publish (another
+// instance published, a retry's time came). The dispatcher polls
+// Config.PollInterval when the store has none.
+type Notifier interface {
+	// Notify returns a channel of the caller's own, sent to (without
+	// blocking) when work may be due. The subscription ends with ctx.
+	Notify(ctx context.Context) <-chan struct{}
+}
+
+// TxInserter is an optional Store capability used by PublishTx: insert a
+// message and its deliveries inside the caller's transaction tx. A store
+// that does not know tx's type returns ErrTxUnsupported.
+type TxInserter interface {
+	InsertMessageTx(ctx context.Context, tx any, msg *Message, deliveries []*Delivery) error
+}
