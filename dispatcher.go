@@ -517,6 +517,10 @@ func (d *Dispatcher) handle(c *Claimed) {
 }
 
 func (d *Dispatcher) afterAttempt(ctx context.Context, c *Claimed, del *Delivery, a *Attempt) {
+	h := d.cfg.Hooks
+	if h.AfterAttempt == nil && h.DeliveryFailed == nil {
+		return
+	}
 	ctx = withMessage(ctx, c.Message)
 	if a != nil && d.cfg.Hooks.AfterAttempt != nil {
 		d.safeHook("AfterAttempt", func() { d.cfg.Hooks.AfterAttempt(ctx, del, a) })
@@ -667,8 +671,8 @@ func (d *Dispatcher) send(ctx context.Context, c *Claimed, now time.Time) *Attem
 		a.Error = err.Error()
 		return a
 	}
-	hctx := withMessage(actx, msg)
 	if d.cfg.Hooks.BeforeAttempt != nil {
+		hctx := withMessage(actx, msg)
 		d.safeHook("BeforeAttempt", func() { d.cfg.Hooks.BeforeAttempt(hctx, req, del) })
 	}
 	a.RequestHeaders = make(map[string]string, len(req.Header))
@@ -685,7 +689,7 @@ func (d *Dispatcher) send(ctx context.Context, c *Claimed, now time.Time) *Attem
 			return nil
 		}
 		a.Error = describeError(err, d.cfg.AttemptTimeout)
-		d.log.Debug("hookline: attempt failed", attemptAttrs(a, "error", a.Error)...)
+		d.debug(ctx, "hookline: attempt failed", a, "error", a.Error)
 		return a
 	}
 	body, rerr := readLimited(resp.Body, d.cfg.ResponseBodyLimit)
@@ -709,14 +713,19 @@ func (d *Dispatcher) send(ctx context.Context, c *Claimed, now time.Time) *Attem
 		a.Error = fmt.Sprintf("HTTP %d", resp.StatusCode)
 	}
 	if rerr != nil && a.Succeeded() {
-		d.log.Debug("hookline: reading the response failed after a 2xx", attemptAttrs(a, "error", rerr)...)
+		d.debug(ctx, "hookline: reading the response failed after a 2xx", a, "error", rerr)
 	}
-	d.log.Debug("hookline: attempt made", attemptAttrs(a, "status", a.StatusCode, "duration", a.Duration)...)
+	d.debug(ctx, "hookline: attempt made", a, "status", a.StatusCode, "duration", a.Duration)
 	return a
 }
 
-func attemptAttrs(a *Attempt, kv ...any) []any {
-	return append([]any{"delivery_id", a.DeliveryID, "endpoint_id", a.EndpointID, "message_id", a.MessageID, "attempt", a.Number}, kv...)
+// debug logs an attempt at debug level, building its attributes only when
+// the level is enabled.
+func (d *Dispatcher) debug(ctx context.Context, msg string, a *Attempt, kv ...any) {
+	if !d.log.Enabled(ctx, slog.LevelDebug) {
+		return
+	}
+	d.log.Debug(msg, append([]any{"delivery_id", a.DeliveryID, "endpoint_id", a.EndpointID, "message_id", a.MessageID, "attempt", a.Number}, kv...)...)
 }
 
 // newRequest builds the signed POST of an attempt.
@@ -734,13 +743,16 @@ func (d *Dispatcher) newRequest(ctx context.Context, c *Claimed, now time.Time, 
 	for k, v := range ep.Headers {
 		h.Set(k, v)
 	}
-	h.Set("Content-Type", "application/json")
-	h.Set("User-Agent", UserAgent)
-	h.Set(HeaderID, msg.ID)
-	h.Set(HeaderTimestamp, strconv.FormatInt(now.Unix(), 10))
-	h.Set(HeaderSignature, sig)
-	h.Set(HeaderEventType, msg.Type)
-	h.Set(HeaderAttempt, strconv.Itoa(number))
+	// One backing array for the seven values; the keys are canonical.
+	vals := [...]string{"application/json", UserAgent, msg.ID, strconv.FormatInt(now.Unix(), 10), sig, msg.Type, strconv.Itoa(number)}
+	v := vals[:]
+	h["Content-Type"] = v[0:1:1]
+	h["User-Agent"] = v[1:2:2]
+	h["Webhook-Id"] = v[2:3:3]
+	h["Webhook-Timestamp"] = v[3:4:4]
+	h["Webhook-Signature"] = v[4:5:5]
+	h["Hookline-Event-Type"] = v[5:6:6]
+	h["Hookline-Attempt"] = v[6:7:7]
 	return req, nil
 }
 

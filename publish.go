@@ -168,6 +168,13 @@ func (d *Dispatcher) marshal(ev Event) (json.RawMessage, error) {
 
 // subscribers returns the tenant's enabled endpoints that want typ.
 func (d *Dispatcher) subscribers(ctx context.Context, tenant, typ string) ([]*Endpoint, error) {
+	if m, ok := d.store.(EndpointMatcher); ok {
+		eps, err := m.MatchEndpoints(ctx, tenant, typ)
+		if err != nil {
+			return nil, fmt.Errorf("hookline: finding subscribed endpoints: %w", err)
+		}
+		return eps, nil
+	}
 	var out []*Endpoint
 	q := EndpointQuery{Tenant: tenant, EnabledOnly: true, Limit: 1000}
 	for {

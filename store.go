@@ -224,3 +224,12 @@ type Notifier interface {
 type TxInserter interface {
 	InsertMessageTx(ctx context.Context, tx any, msg *Message, deliveries []*Delivery) error
 }
+
+// EndpointMatcher is an optional Store capability Publish uses when present:
+// it returns the tenant's enabled endpoints that subscribe to eventType (as
+// Endpoint.Subscribes decides), in any order. Unlike other Store methods it
+// may return endpoints shared with the store: callers must not modify them.
+// Without it, Publish pages through ListEndpoints.
+type EndpointMatcher interface {
+	MatchEndpoints(ctx context.Context, tenant, eventType string) ([]*Endpoint, error)
+}

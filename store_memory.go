@@ -76,6 +76,7 @@ func NewMemoryStore() *MemoryStore {
 
 var _ Store = (*MemoryStore)(nil)
 var _ Notifier = (*MemoryStore)(nil)
+var _ EndpointMatcher = (*MemoryStore)(nil)
 
 func nanos(t time.Time) int64 {
 	if t.IsZero() {
@@ -239,6 +240,23 @@ func (s *MemoryStore) ListEndpoints(ctx context.Context, q EndpointQuery) ([]*En
 	return out, next, nil
 }
 
+// MatchEndpoints implements EndpointMatcher without copying: the store
+// never modifies an endpoint it has handed out (updates replace it).
+func (s *MemoryStore) MatchEndpoints(ctx context.Context, tenant, eventType string) ([]*Endpoint, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []*Endpoint
+	for _, ep := range s.tenants[tenant] {
+		if !ep.Disabled && ep.Subscribes(eventType) {
+			out = append(out, ep)
+		}
+	}
+	return out, nil
+}
+
 func pageLimit(n int) int {
 	switch {
 	case n <= 0:
@@ -267,6 +285,7 @@ func (s *MemoryStore) InsertMessage(ctx context.Context, msg *Message, deliverie
 		}
 	}
 	s.messages[msg.ID] = m
+	now, due := time.Now().UnixNano(), false
 	for i, d := range deliveries {
 		md := &mds[i]
 		*md = memDelivery{
@@ -282,7 +301,11 @@ func (s *MemoryStore) InsertMessage(ctx context.Context, msg *Message, deliverie
 		if md.state == StatePending {
 			md.key = md.next
 			s.queueLocked(md)
+			due = due || md.key <= now
 		}
+	}
+	if due {
+		s.signalLocked()
 	}
 	s.armTopLocked()
 	return nil
@@ -387,7 +410,10 @@ func (s *MemoryStore) Record(ctx context.Context, recs []Record) ([]bool, error)
 	for i := range recs {
 		r := &recs[i]
 		d, ok := s.deliveries[r.DeliveryID]
-		if !ok || d.state != StatePending || d.lease == 0 || strconv.FormatUint(d.lease, 36) != r.Lease || d.leaseExp <= r.Now.UnixNano() {
+		if !ok || d.state != StatePending || d.lease == 0 || d.leaseExp <= r.Now.UnixNano() {
+			continue
+		}
+		if tok, err := strconv.ParseUint(r.Lease, 36, 64); err != nil || tok != d.lease {
 			continue
 		}
 		applied[i] = true
@@ -588,6 +614,9 @@ func (s *MemoryStore) Requeue(ctx context.Context, p RequeueParams) (int, error)
 			s.fixLocked(d)
 		}
 	}
+	if n > 0 && at <= time.Now().UnixNano() {
+		s.signalLocked()
+	}
 	s.armTopLocked()
 	return n, nil
 }
@@ -678,16 +707,18 @@ func (s *MemoryStore) Notify(ctx context.Context) <-chan struct{} {
 }
 
 // armLocked makes the one timer fire at the unix nanos at, unless it is
-// already armed for an earlier time.
+// already armed for an earlier time. A time already past arms nothing:
+// the work is due now, and whoever made it due signals (signalLocked) or
+// is about to claim.
 func (s *MemoryStore) armLocked(at int64) {
 	if s.closed || len(s.subs) == 0 {
 		return
 	}
-	if s.timerAt != 0 && s.timerAt <= at {
+	d := time.Duration(at - time.Now().UnixNano())
+	if d <= 0 || (s.timerAt != 0 && s.timerAt <= at) {
 		return
 	}
 	s.timerAt = at
-	d := time.Duration(at - time.Now().UnixNano())
 	if s.timer == nil {
 		s.timer = time.AfterFunc(d, s.fire)
 	} else {
@@ -695,19 +726,22 @@ func (s *MemoryStore) armLocked(at int64) {
 	}
 }
 
-func (s *MemoryStore) fire() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.timerAt = 0
+// signalLocked tells every subscriber that work may be due now.
+func (s *MemoryStore) signalLocked() {
 	for ch := range s.subs {
 		select {
 		case ch <- struct{}{}:
 		default:
 		}
 	}
-	if len(s.queues) > 0 && s.queues[0].h[0].key > time.Now().UnixNano() {
-		s.armLocked(s.queues[0].h[0].key)
-	}
+}
+
+func (s *MemoryStore) fire() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.timerAt = 0
+	s.signalLocked()
+	s.armTopLocked()
 }
 
 // armTopLocked arms the timer for the earliest pending delivery, if any.

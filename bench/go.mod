@@ -1,0 +1,12 @@
+module github.com/hookline/webhook/bench
+
+go 1.26
+
+require github.com/hookline/webhook v0.0.0
+
+require (
+	github.com/cenkalti/backoff/v4 v4.3.0 // indirect
+	github.com/google/uuid v1.6.0 // indirect
+)
+
+replace github.com/hookline/webhook => ../

@@ -1,0 +1,607 @@
+// Command bench measures hookline against the physical limit of the same
+// work on the same machine, in one run, and prints a table (and writes
+// JSON):
+//
+//   - baseline: N goroutines with a tuned http.Client that sign each body
+//     (Standard Webhooks HMAC, by hand) and POST it;
+//   - hookline with the memory store and the default Config (only
+//     AllowHTTP and AllowPrivateNetworks on, to reach the local receiver),
+//     with 1 endpoint and with 16 endpoints of 16 tenants, alternating
+//     baseline and hookline rounds and taking medians;
+//   - hookline with the Postgres store, one and two dispatchers (with
+//     -database-url);
+//   - publish-to-receipt latency at a steady rate;
+//   - heap bytes per pending delivery;
+//   - claim cost per delivery at 1k, 100k and 1M pending.
+//
+// Run it from the repository root:
+//
+//	go run ./bench                       # memory store figures
+//	go run ./bench -database-url postgres://postgres@127.0.0.1:5432/test
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"os"
+	"runtime"
+	"runtime/pprof"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	webhook "github.com/hookline/webhook"
+)
+
+type options struct {
+	deliveries  int
+	rounds      int
+	rate        int
+	latencySecs float64
+	pending     int
+	databaseURL string
+	jsonPath    string
+	skipScaling bool
+	instrument  bool
+}
+
+func main() {
+	var o options
+	flag.IntVar(&o.deliveries, "deliveries", 20000, "deliveries per throughput round")
+	flag.IntVar(&o.rounds, "rounds", 3, "rounds of each side (medians are reported)")
+	flag.IntVar(&o.rate, "rate", 1000, "events per second in the latency run")
+	flag.Float64Var(&o.latencySecs, "latency-seconds", 5, "length of the latency run")
+	flag.IntVar(&o.pending, "pending-events", 20000, "events (x10 endpoints) in the memory run")
+	flag.StringVar(&o.databaseURL, "database-url", os.Getenv("HOOKLINE_BENCH_DATABASE_URL"), "Postgres URL for the pgstore rows (empty: skip them)")
+	flag.StringVar(&o.jsonPath, "json", "bench-results.json", "where to write the results as JSON (empty: nowhere)")
+	flag.BoolVar(&o.skipScaling, "skip-scaling", false, "skip the claim scaling run (it fills 1M deliveries)")
+	flag.BoolVar(&o.instrument, "otel", true, "also measure with OpenTelemetry instrumentation on (when built in)")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the first hookline round to this file")
+	memProfile := flag.String("memprofile", "", "write an allocation profile to this file at the end")
+	flag.Parse()
+	log.SetFlags(0)
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			log.Fatal(err)
+		}
+		profileHookline = func(run func()) {
+			_ = pprof.StartCPUProfile(f)
+			run()
+			pprof.StopCPUProfile()
+			profileHookline = func(run func()) { run() }
+		}
+	}
+
+	res := &results{Machine: machine()}
+	start := time.Now()
+	rcv := startReceiver()
+	defer rcv.close()
+
+	for _, eps := range []int{1, 16} {
+		row := throughputRow(o, rcv, eps)
+		res.Throughput = append(res.Throughput, row)
+	}
+	if o.instrument && instrumented != nil {
+		res.Throughput = append(res.Throughput, throughputInstrumented(o, rcv, 16))
+	}
+	if o.databaseURL != "" && pgRounds != nil {
+		res.Postgres = pgRounds(o, rcv)
+	}
+	res.Latency = latencyRun(o, rcv)
+	res.Memory = memoryRun(o)
+	if !o.skipScaling {
+		res.Scaling = scalingRun()
+	}
+	res.Seconds = time.Since(start).Seconds()
+	if *memProfile != "" {
+		f, err := os.Create(*memProfile)
+		if err != nil {
+			log.Fatal(err)
+		}
+		_ = pprof.Lookup("allocs").WriteTo(f, 0)
+		f.Close()
+	}
+	res.print(os.Stdout)
+	if o.jsonPath != "" {
+		b, _ := json.MarshalIndent(res, "", "  ")
+		if err := os.WriteFile(o.jsonPath, b, 0o644); err != nil {
+			log.Fatal(err)
+		}
+		fmt.Printf("\nresults written to %s\n", o.jsonPath)
+	}
+}
+
+// receiver is the local endpoint every round posts to: it reads the body,
+// answers 200, and notes when each message arrived.
+type receiver struct {
+	url   string
+	srv   *http.Server
+	count atomic.Int64
+	mu    sync.Mutex
+	// arrivals maps a webhook-id to its receipt time, when tracking.
+	arrivals map[string]time.Time
+	track    atomic.Bool
+	last     atomic.Int64 // unix nanos of the latest receipt
+}
+
+func startReceiver() *receiver {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		log.Fatal(err)
+	}
+	r := &receiver{url: "http://" + ln.Addr().String(), arrivals: map[string]time.Time{}}
+	r.srv = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		_, _ = io.Copy(io.Discard, req.Body)
+		now := time.Now()
+		if r.track.Load() {
+			r.mu.Lock()
+			r.arrivals[req.Header.Get("webhook-id")] = now
+			r.mu.Unlock()
+		}
+		r.last.Store(now.UnixNano())
+		r.count.Add(1)
+	})}
+	go r.srv.Serve(ln)
+	return r
+}
+
+func (r *receiver) close() { r.srv.Close() }
+
+// waitCount waits until the receiver has counted n requests.
+func (r *receiver) waitCount(n int64, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for r.count.Load() < n {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("receiver got %d of %d within %s", r.count.Load(), n, timeout)
+		}
+		time.Sleep(200 * time.Microsecond)
+	}
+	return nil
+}
+
+// sample is the event every round sends (about 200 bytes of JSON).
+type sample struct {
+	CustomerID string `json:"customer_id"`
+	RewardID   string `json:"reward_id"`
+	Points     int    `json:"points"`
+	Reason     string `json:"reason"`
+	Tier       string `json:"tier"`
+	Padding    string `json:"padding,omitempty"`
+}
+
+func (sample) EventType() string { return "reward.issued" }
+
+func newSample(i int) sample {
+	return sample{CustomerID: "cus_" + strconv.Itoa(i), RewardID: "rwd_" + strconv.Itoa(i), Points: i % 500,
+		Reason: "purchase of order ord_" + strconv.Itoa(i), Tier: "gold"}
+}
+
+// concurrency is the number of requests hookline runs at once against eps
+// endpoints with the default Config; the baseline gets the same.
+func concurrency(eps int) int { return min(64, 16*eps) }
+
+// baseline posts deliveries signed by hand with n goroutines and returns
+// deliveries per second.
+func baseline(rcv *receiver, total, eps int) float64 {
+	n := concurrency(eps)
+	tr := &http.Transport{MaxIdleConns: 1024, MaxIdleConnsPerHost: 64, IdleConnTimeout: 90 * time.Second}
+	client := &http.Client{Transport: tr, Timeout: 15 * time.Second}
+	defer tr.CloseIdleConnections()
+	secret := webhook.NewSecret()
+	key, _ := base64.StdEncoding.DecodeString(strings.TrimPrefix(secret, "whsec_"))
+	var next atomic.Int64
+	before := rcv.count.Load()
+	start := time.Now()
+	var wg sync.WaitGroup
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= total {
+					return
+				}
+				data, _ := json.Marshal(newSample(i))
+				body := []byte(`{"type":"reward.issued","timestamp":"` + time.Now().UTC().Format(time.RFC3339Nano) + `","data":` + string(data) + `}`)
+				id := "msg_" + strconv.Itoa(i)
+				ts := strconv.FormatInt(time.Now().Unix(), 10)
+				mac := hmac.New(sha256.New, key)
+				mac.Write([]byte(id + "." + ts + "."))
+				mac.Write(body)
+				req, _ := http.NewRequest(http.MethodPost, rcv.url+"/"+strconv.Itoa(i%eps), bytes.NewReader(body))
+				req.Header.Set("Content-Type", "application/json")
+				req.Header.Set("webhook-id", id)
+				req.Header.Set("webhook-timestamp", ts)
+				req.Header.Set("webhook-signature", "v1,"+base64.StdEncoding.EncodeToString(mac.Sum(nil)))
+				resp, err := client.Do(req)
+				if err != nil {
+					log.Fatalf("baseline: %v", err)
+				}
+				_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4096))
+				resp.Body.Close()
+			}
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	if got := rcv.count.Load() - before; got != int64(total) {
+		log.Fatalf("baseline: receiver counted %d, want %d", got, total)
+	}
+	return float64(total) / elapsed.Seconds()
+}
+
+// defaultConfig is the default Config with only what reaching the local
+// plain-http receiver needs.
+func defaultConfig(st webhook.Store) webhook.Config {
+	return webhook.Config{Store: st, AllowHTTP: true, AllowPrivateNetworks: true}
+}
+
+// hooklineRound publishes total deliveries over eps endpoints (one tenant
+// each) and returns deliveries per second from the first publish to the
+// last receipt. dispatchers > 1 starts several dispatchers on the store.
+func hooklineRound(rcv *receiver, total, eps int, newStore func() (webhook.Store, func()), dispatchers int, mod func(*webhook.Config)) float64 {
+	ctx := context.Background()
+	st, cleanup := newStore()
+	defer cleanup()
+	var ds []*webhook.Dispatcher
+	for range dispatchers {
+		cfg := defaultConfig(st)
+		if mod != nil {
+			mod(&cfg)
+		}
+		d, err := webhook.New(cfg)
+		if err != nil {
+			log.Fatal(err)
+		}
+		ds = append(ds, d)
+	}
+	for i := range eps {
+		ep := &webhook.Endpoint{Tenant: "tenant_" + strconv.Itoa(i), URL: rcv.url + "/" + strconv.Itoa(i)}
+		if err := ds[0].CreateEndpoint(ctx, ep); err != nil {
+			log.Fatal(err)
+		}
+	}
+	for _, d := range ds {
+		if err := d.Start(ctx); err != nil {
+			log.Fatal(err)
+		}
+	}
+	before := rcv.count.Load()
+	opts := make([]webhook.PublishOpts, eps)
+	for i := range opts {
+		opts[i].Tenant = "tenant_" + strconv.Itoa(i)
+	}
+	start := time.Now()
+	for i := range total {
+		if _, err := ds[i%len(ds)].Publish(ctx, newSample(i), &opts[i%eps]); err != nil {
+			log.Fatal(err)
+		}
+	}
+	if err := rcv.waitCount(before+int64(total), 2*time.Minute); err != nil {
+		log.Fatal(err)
+	}
+	elapsed := time.Duration(rcv.last.Load() - start.UnixNano())
+	for _, d := range ds {
+		sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		_ = d.Shutdown(sctx)
+		cancel()
+	}
+	return float64(total) / elapsed.Seconds()
+}
+
+func memoryStore() (webhook.Store, func()) {
+	s := webhook.NewMemoryStore()
+	return s, func() { s.Close() }
+}
+
+// throughputRow alternates baseline and hookline rounds.
+func throughputRow(o options, rcv *receiver, eps int) throughput {
+	var base, hook []float64
+	// A warm-up of each, not counted.
+	baseline(rcv, o.deliveries/10, eps)
+	hooklineRound(rcv, o.deliveries/10, eps, memoryStore, 1, nil)
+	for range o.rounds {
+		base = append(base, baseline(rcv, o.deliveries, eps))
+		runtime.GC()
+		profileHookline(func() { hook = append(hook, hooklineRound(rcv, o.deliveries, eps, memoryStore, 1, nil)) })
+		runtime.GC()
+	}
+	t := throughput{Name: fmt.Sprintf("memory store, %d endpoint(s)", eps), Endpoints: eps, Concurrency: concurrency(eps),
+		Deliveries: o.deliveries, BaselinePerSec: median(base), HooklinePerSec: median(hook), BaselineRounds: base, HooklineRounds: hook}
+	t.Ratio = t.HooklinePerSec / t.BaselinePerSec
+	return t
+}
+
+// profileHookline runs a hookline round, under the CPU profiler when
+// -cpuprofile is given. It profiles the first round only.
+var profileHookline = func(run func()) { run() }
+
+// instrumented, when the OpenTelemetry instrumentation is built in, wires
+// it into a Config.
+var instrumented func(*webhook.Config)
+
+// throughputInstrumented alternates rounds without and with
+// instrumentation.
+func throughputInstrumented(o options, rcv *receiver, eps int) throughput {
+	var off, on []float64
+	hooklineRound(rcv, o.deliveries/10, eps, memoryStore, 1, instrumented)
+	for range o.rounds {
+		off = append(off, hooklineRound(rcv, o.deliveries, eps, memoryStore, 1, nil))
+		runtime.GC()
+		on = append(on, hooklineRound(rcv, o.deliveries, eps, memoryStore, 1, instrumented))
+		runtime.GC()
+	}
+	t := throughput{Name: fmt.Sprintf("OpenTelemetry on vs off, %d endpoints", eps), Endpoints: eps, Concurrency: concurrency(eps),
+		Deliveries: o.deliveries, BaselinePerSec: median(off), HooklinePerSec: median(on), BaselineRounds: off, HooklineRounds: on}
+	t.Ratio = t.HooklinePerSec / t.BaselinePerSec
+	return t
+}
+
+// pgRounds measures the Postgres store when it is built in.
+var pgRounds func(o options, rcv *receiver) []throughput
+
+// latencyRun publishes at a steady rate and measures publish to receipt.
+func latencyRun(o options, rcv *receiver) latency {
+	ctx := context.Background()
+	st := webhook.NewMemoryStore()
+	defer st.Close()
+	d, err := webhook.New(defaultConfig(st))
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := d.CreateEndpoint(ctx, &webhook.Endpoint{URL: rcv.url + "/latency"}); err != nil {
+		log.Fatal(err)
+	}
+	if err := d.Start(ctx); err != nil {
+		log.Fatal(err)
+	}
+	defer d.Shutdown(ctx)
+	total := int(float64(o.rate) * o.latencySecs)
+	sent := make(map[string]time.Time, total)
+	rcv.mu.Lock()
+	clear(rcv.arrivals)
+	rcv.mu.Unlock()
+	rcv.track.Store(true)
+	defer rcv.track.Store(false)
+	before := rcv.count.Load()
+	interval := time.Second / time.Duration(o.rate)
+	start := time.Now()
+	for i := range total {
+		if wait := time.Until(start.Add(time.Duration(i) * interval)); wait > 0 {
+			time.Sleep(wait)
+		}
+		t := time.Now()
+		msg, err := d.Publish(ctx, newSample(i), nil)
+		if err != nil {
+			log.Fatal(err)
+		}
+		sent[msg.ID] = t
+	}
+	if err := rcv.waitCount(before+int64(total), time.Minute); err != nil {
+		log.Fatal(err)
+	}
+	rcv.mu.Lock()
+	lat := make([]time.Duration, 0, total)
+	for id, t := range sent {
+		lat = append(lat, rcv.arrivals[id].Sub(t))
+	}
+	rcv.mu.Unlock()
+	slices.Sort(lat)
+	q := func(p float64) float64 { return ms(lat[min(len(lat)-1, int(float64(len(lat))*p))]) }
+	return latency{Rate: o.rate, Events: total, P50ms: q(0.50), P99ms: q(0.99), MaxMs: ms(lat[len(lat)-1])}
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// memoryRun publishes events x 10 endpoints with no worker running and
+// reports the heap growth per pending delivery, after GC.
+func memoryRun(o options) memory {
+	ctx := context.Background()
+	st := webhook.NewMemoryStore()
+	defer st.Close()
+	d, err := webhook.New(webhook.Config{Store: st})
+	if err != nil {
+		log.Fatal(err)
+	}
+	for i := range 10 {
+		if err := d.CreateEndpoint(ctx, &webhook.Endpoint{URL: "https://receiver" + strconv.Itoa(i) + ".example/hook"}); err != nil {
+			log.Fatal(err)
+		}
+	}
+	ev := newSample(1)
+	ev.Padding = strings.Repeat("x", 900-len(mustJSON(ev))-len(`,"padding":""`))
+	payload := len(mustJSON(ev))
+	heap := func() uint64 {
+		runtime.GC()
+		runtime.GC()
+		var m runtime.MemStats
+		runtime.ReadMemStats(&m)
+		return m.HeapAlloc
+	}
+	before := heap()
+	for i := range o.pending {
+		ev.CustomerID = "cus_" + strconv.Itoa(100000+i)
+		if _, err := d.Publish(ctx, ev, nil); err != nil {
+			log.Fatal(err)
+		}
+	}
+	after := heap()
+	pending := o.pending * 10
+	runtime.KeepAlive(d)
+	return memory{Events: o.pending, Endpoints: 10, PendingDeliveries: pending, PayloadBytes: payload,
+		HeapBytes: after - before, BytesPerDelivery: float64(after-before) / float64(pending)}
+}
+
+func mustJSON(v any) []byte {
+	b, _ := json.Marshal(v)
+	return b
+}
+
+// scalingRun measures claim+record per delivery at 1k, 100k and 1M
+// pending in the memory store.
+func scalingRun() []scaling {
+	var out []scaling
+	for _, n := range []int{1_000, 100_000, 1_000_000} {
+		out = append(out, claimCost(n))
+		runtime.GC()
+	}
+	for i := range out {
+		out[i].VsSmallest = out[i].NsPerDelivery / out[0].NsPerDelivery
+	}
+	return out
+}
+
+func claimCost(n int) scaling {
+	ctx := context.Background()
+	s := webhook.NewMemoryStore()
+	defer s.Close()
+	base := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	const eps = 10
+	for i := range eps {
+		_ = s.CreateEndpoint(ctx, &webhook.Endpoint{ID: "ep_" + strconv.Itoa(i), URL: "https://example.com"})
+	}
+	payload := []byte(`{"type":"a.b","timestamp":"2030-01-01T00:00:00Z","data":{}}`)
+	for i := 0; i < n; i += eps {
+		msg := &webhook.Message{ID: "msg_" + strconv.Itoa(i), Type: "a.b", Payload: payload, CreatedAt: base}
+		ds := make([]*webhook.Delivery, eps)
+		for j := range ds {
+			ds[j] = &webhook.Delivery{ID: "dlv_" + strconv.Itoa(i+j), MessageID: msg.ID, EndpointID: "ep_" + strconv.Itoa(j),
+				State: webhook.StatePending, NextAttemptAt: base.Add(time.Duration(i+j) * time.Nanosecond), CreatedAt: base}
+		}
+		if err := s.InsertMessage(ctx, msg, ds); err != nil {
+			log.Fatal(err)
+		}
+	}
+	now := base.Add(time.Hour)
+	next := base.Add(time.Duration(n) * time.Nanosecond)
+	const batch, total = 64, 300_000
+	recs := make([]webhook.Record, 0, batch)
+	claimed := 0
+	start := time.Now()
+	for claimed < total {
+		cs, err := s.Claim(ctx, webhook.ClaimParams{Owner: "bench", Now: now, Limit: batch, Lease: time.Minute})
+		if err != nil || len(cs) == 0 {
+			log.Fatalf("claim: %v (%d)", err, len(cs))
+		}
+		recs = recs[:0]
+		for _, c := range cs {
+			next = next.Add(time.Nanosecond)
+			recs = append(recs, webhook.Record{DeliveryID: c.Delivery.ID, Lease: c.Lease, Now: now, State: webhook.StatePending, NextAttemptAt: next})
+		}
+		if _, err := s.Record(ctx, recs); err != nil {
+			log.Fatal(err)
+		}
+		claimed += len(cs)
+	}
+	return scaling{Pending: n, NsPerDelivery: float64(time.Since(start).Nanoseconds()) / float64(claimed)}
+}
+
+func median(xs []float64) float64 {
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+type results struct {
+	Machine    machineInfo  `json:"machine"`
+	Throughput []throughput `json:"throughput"`
+	Postgres   []throughput `json:"postgres,omitempty"`
+	Latency    latency      `json:"latency"`
+	Memory     memory       `json:"memory"`
+	Scaling    []scaling    `json:"scaling,omitempty"`
+	Seconds    float64      `json:"seconds"`
+}
+
+type throughput struct {
+	Name           string    `json:"name"`
+	Endpoints      int       `json:"endpoints"`
+	Concurrency    int       `json:"concurrency"`
+	Deliveries     int       `json:"deliveries"`
+	BaselinePerSec float64   `json:"baseline_per_sec"`
+	HooklinePerSec float64   `json:"hookline_per_sec"`
+	Ratio          float64   `json:"ratio"`
+	BaselineRounds []float64 `json:"baseline_rounds"`
+	HooklineRounds []float64 `json:"hookline_rounds"`
+}
+
+type latency struct {
+	Rate   int     `json:"rate_per_sec"`
+	Events int     `json:"events"`
+	P50ms  float64 `json:"p50_ms"`
+	P99ms  float64 `json:"p99_ms"`
+	MaxMs  float64 `json:"max_ms"`
+}
+
+type memory struct {
+	Events            int     `json:"events"`
+	Endpoints         int     `json:"endpoints"`
+	PendingDeliveries int     `json:"pending_deliveries"`
+	PayloadBytes      int     `json:"payload_bytes"`
+	HeapBytes         uint64  `json:"heap_bytes"`
+	BytesPerDelivery  float64 `json:"bytes_per_delivery"`
+}
+
+type scaling struct {
+	Pending       int     `json:"pending"`
+	NsPerDelivery float64 `json:"ns_per_delivery"`
+	VsSmallest    float64 `json:"vs_1k"`
+}
+
+type machineInfo struct {
+	CPU   string `json:"cpu"`
+	Cores int    `json:"cores"`
+	Go    string `json:"go"`
+	OS    string `json:"os"`
+	Date  string `json:"date"`
+}
+
+func machine() machineInfo {
+	cpu := "unknown"
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if strings.HasPrefix(line, "model name") {
+				cpu = strings.TrimSpace(line[strings.Index(line, ":")+1:])
+				break
+			}
+		}
+	}
+	return machineInfo{CPU: cpu, Cores: runtime.NumCPU(), Go: runtime.Version(), OS: runtime.GOOS + "/" + runtime.GOARCH,
+		Date: time.Now().UTC().Format(time.DateOnly)}
+}
+
+func (r *results) print(w io.Writer) {
+	fmt.Fprintf(w, "\nhookline benchmark: %s, %d cores, %s, %s (%.0f s)\n\n", r.Machine.CPU, r.Machine.Cores, r.Machine.Go, r.Machine.Date, r.Seconds)
+	fmt.Fprintf(w, "%-44s %8s %14s %14s %7s\n", "throughput (deliveries/s, medians)", "in flight", "baseline", "hookline", "ratio")
+	for _, t := range r.Throughput {
+		fmt.Fprintf(w, "%-44s %8d %14.0f %14.0f %7.3f\n", t.Name, t.Concurrency, t.BaselinePerSec, t.HooklinePerSec, t.Ratio)
+	}
+	for _, t := range r.Postgres {
+		fmt.Fprintf(w, "%-44s %8d %14s %14.0f\n", t.Name, t.Concurrency, "-", t.HooklinePerSec)
+	}
+	fmt.Fprintf(w, "\nlatency publish->receipt at %d/s (%d events): p50 %.3f ms, p99 %.3f ms, max %.3f ms\n",
+		r.Latency.Rate, r.Latency.Events, r.Latency.P50ms, r.Latency.P99ms, r.Latency.MaxMs)
+	fmt.Fprintf(w, "memory: %d pending deliveries (%d events x %d endpoints, %d-byte payload): %.0f heap bytes per delivery\n",
+		r.Memory.PendingDeliveries, r.Memory.Events, r.Memory.Endpoints, r.Memory.PayloadBytes, r.Memory.BytesPerDelivery)
+	if len(r.Scaling) > 0 {
+		fmt.Fprintf(w, "claim+record per delivery (memory store):")
+		for _, s := range r.Scaling {
+			fmt.Fprintf(w, "  %d pending: %.0f ns (%.2fx)", s.Pending, s.NsPerDelivery, s.VsSmallest)
+		}
+		fmt.Fprintln(w)
+	}
+}
