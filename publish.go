@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"reflect"
 	"time"
 	"unicode/utf8"
 )
@@ -82,6 +83,9 @@ func validateTenant(t string) error {
 func (d *Dispatcher) prepare(ctx context.Context, ev Event, opts *PublishOpts) (*Message, []*Delivery, error) {
 	if ev == nil {
 		return nil, nil, invalid("event", "nil; pass a value with an EventType method")
+	}
+	if v := reflect.ValueOf(ev); v.Kind() == reflect.Pointer && v.IsNil() {
+		return nil, nil, invalid("event", "nil %T; pass a value with an EventType method", ev)
 	}
 	var o PublishOpts
 	if opts != nil {
