@@ -326,10 +326,16 @@ func (d *Dispatcher) beginStop() {
 	}
 }
 
+// recordGrace is how long Shutdown waits past its context for the store to
+// record the deliveries it put back.
+const recordGrace = 2 * time.Second
+
 // Shutdown stops claiming, lets attempts in flight finish until ctx ends,
-// then cancels the rest (their deliveries are put back, due at once) and
-// waits for every goroutine to return. After it, Publish returns ErrClosed.
-// It returns ctx's error if ctx ended first.
+// then cancels the rest: their deliveries are put back, due at once, which
+// it gives the store up to 2 more seconds to record (a delivery whose put
+// back is not recorded comes due when its lease lapses). It waits for every
+// goroutine to return. After it, Publish returns ErrClosed. It returns
+// ctx's error if ctx ended first.
 func (d *Dispatcher) Shutdown(ctx context.Context) error {
 	d.beginStop()
 	d.mu.Lock()
@@ -352,6 +358,15 @@ func (d *Dispatcher) Shutdown(ctx context.Context) error {
 		return nil
 	case <-ctx.Done():
 		d.cancelAttempt()
+		// The cut-off deliveries are being put back; give the store a
+		// moment to record that, so they are due again at once rather than
+		// when their leases lapse.
+		grace := time.NewTimer(recordGrace)
+		select {
+		case <-done:
+		case <-grace.C:
+		}
+		grace.Stop()
 		d.cancelRecord()
 		<-done
 		d.log.Warn("hookline dispatcher stopped before attempts in flight finished", "owner", d.owner)

@@ -29,7 +29,8 @@ type Delivery struct {
 	Verified bool
 	// VerifyErr is why it did not verify.
 	VerifyErr error
-	// Status is the status the receiver answered.
+	// Status is the status the receiver answered; 0 when the sender gave up
+	// during a scripted delay.
 	Status     int
 	ReceivedAt time.Time
 }
@@ -147,6 +148,8 @@ func (r *Receiver) serve(w http.ResponseWriter, req *http.Request) {
 	r.mu.Lock()
 	r.n++
 	n := r.n
+	close(r.cond)
+	r.cond = make(chan struct{})
 	r.mu.Unlock()
 
 	ans := Answer{}
@@ -163,11 +166,12 @@ func (r *Receiver) serve(w http.ResponseWriter, req *http.Request) {
 		select {
 		case <-time.After(ans.Delay):
 		case <-req.Context().Done():
+			d.Status = 0 // the sender gave up: no answer reached it
 		}
 	}
 	r.mu.Lock()
 	r.got = append(r.got, d)
-	if ans.Status >= 200 && ans.Status < 300 {
+	if d.Status >= 200 && d.Status < 300 {
 		r.byID[d.ID]++
 	}
 	close(r.cond)
@@ -239,6 +243,18 @@ func (r *Receiver) WaitFor(t testing.TB, n int, timeout time.Duration) []*Delive
 		t.Fatalf("webhooktest: %d requests after %s, want %d", r.Count(), timeout, n)
 	}
 	return r.Deliveries()
+}
+
+// WaitForArrivals waits until n requests have arrived, answered or not yet
+// (a scripted delay may still hold them).
+func (r *Receiver) WaitForArrivals(t testing.TB, n int, timeout time.Duration) {
+	t.Helper()
+	if !r.wait(timeout, func() bool { return r.n >= n }) {
+		r.mu.Lock()
+		got := r.n
+		r.mu.Unlock()
+		t.Fatalf("webhooktest: %d requests arrived after %s, want %d", got, timeout, n)
+	}
 }
 
 // WaitForAcked waits until n distinct message IDs got a 2xx answer.
