@@ -242,13 +242,23 @@ func New(cfg Config) (*Dispatcher, error) {
 // Store returns the dispatcher's store.
 func (d *Dispatcher) Store() Store { return d.store }
 
+// newUUID returns a new UUIDv7 in 26 characters of lowercase base32hex.
+// Its alphabet is in ASCII order, so IDs sort by creation time like the
+// UUIDs themselves, in 10 fewer bytes than hex.
 func newUUID() string {
 	u := uuid.Must(uuid.NewV7())
-	var b [32]byte
-	const hexd = "0123456789abcdef"
-	for i, c := range u {
-		b[i*2] = hexd[c>>4]
-		b[i*2+1] = hexd[c&15]
+	const alphabet = "0123456789abcdefghijklmnopqrstuv"
+	var b [26]byte
+	for i := range b {
+		bit := i * 5
+		var v uint16
+		if bit/8 < 16 {
+			v = uint16(u[bit/8]) << 8
+		}
+		if bit/8+1 < 16 {
+			v |= uint16(u[bit/8+1])
+		}
+		b[i] = alphabet[(v>>(11-bit%8))&31]
 	}
 	return string(b[:])
 }

@@ -40,25 +40,70 @@ type memMessage struct {
 	deliveries []*memDelivery
 }
 
-const stateDeleted DeliveryState = "deleted"
+// memState is a DeliveryState in one byte.
+type memState uint8
 
+const (
+	memPending memState = iota
+	memSucceeded
+	memFailed
+	memDeleted
+)
+
+func toMemState(s DeliveryState) memState {
+	switch s {
+	case StateSucceeded:
+		return memSucceeded
+	case StateFailed:
+		return memFailed
+	}
+	return memPending
+}
+
+func (m memState) public() DeliveryState {
+	switch m {
+	case memSucceeded:
+		return StateSucceeded
+	case memFailed:
+		return StateFailed
+	case memDeleted:
+		return "deleted"
+	}
+	return StatePending
+}
+
+// memDelivery is kept small: it is what a pending delivery costs.
 type memDelivery struct {
 	id         string
 	msg        *memMessage
 	endpointID string
-	state      DeliveryState
-	attempts   int32
-	lastStatus int32
-	idx        int32 // position in the due heap, -1 when not in it
+	log        []*Attempt
+	lastErr    string
 	next       int64 // unix nanos; 0 when finished
-	key        int64 // heap key: next, or leaseExp while leased
 	leaseExp   int64
 	lease      uint64
-	lastAt     int64
 	created    int64
 	updated    int64
-	lastErr    string
-	log        []*Attempt
+	attempts   int32
+	lastStatus int32
+	idx        int32 // position in its endpoint's heap, -1 when not in it
+	st         memState
+}
+
+// key is when the delivery can next be claimed: its lease's expiry while
+// leased, else its due time.
+func (d *memDelivery) key() int64 {
+	if d.lease != 0 {
+		return d.leaseExp
+	}
+	return d.next
+}
+
+func (d *memDelivery) lastAt() int64 {
+	if len(d.log) == 0 {
+		return 0
+	}
+	return nanos(d.log[len(d.log)-1].StartedAt)
 }
 
 // NewMemoryStore returns an empty MemoryStore.
@@ -195,12 +240,12 @@ func (s *MemoryStore) DeleteEndpoint(ctx context.Context, id string) error {
 // removeDelivery drops d from every index but byEndpoint, and its message
 // when it was the message's last delivery.
 func (s *MemoryStore) removeDelivery(d *memDelivery) {
-	if d.state == stateDeleted {
+	if d.st == memDeleted {
 		return
 	}
 	s.unqueueLocked(d)
 	delete(s.deliveries, d.id)
-	d.state = stateDeleted
+	d.st = memDeleted
 	m := d.msg
 	m.deliveries = slices.DeleteFunc(m.deliveries, func(x *memDelivery) bool { return x == d })
 }
@@ -289,19 +334,15 @@ func (s *MemoryStore) InsertMessage(ctx context.Context, msg *Message, deliverie
 	for i, d := range deliveries {
 		md := &mds[i]
 		*md = memDelivery{
-			id: d.ID, msg: m, endpointID: d.EndpointID, state: d.State, attempts: int32(d.Attempts),
+			id: d.ID, msg: m, endpointID: d.EndpointID, st: toMemState(d.State), attempts: int32(d.Attempts),
 			next: nanos(d.NextAttemptAt), created: nanos(d.CreatedAt), updated: nanos(d.UpdatedAt), idx: -1,
-		}
-		if md.state == "" {
-			md.state = StatePending
 		}
 		s.deliveries[md.id] = md
 		s.byEndpoint[md.endpointID] = append(s.byEndpoint[md.endpointID], md)
 		m.deliveries = append(m.deliveries, md)
-		if md.state == StatePending {
-			md.key = md.next
+		if md.st == memPending {
 			s.queueLocked(md)
-			due = due || md.key <= now
+			due = due || md.next <= now
 		}
 	}
 	if due {
@@ -348,7 +389,7 @@ func (s *MemoryStore) Claim(ctx context.Context, p ClaimParams) ([]*Claimed, err
 	var out []*Claimed
 	for len(out) < p.Limit && len(s.queues) > 0 {
 		q := s.queues[0]
-		if q.h[0].key > now {
+		if q.h[0].key() > now {
 			break
 		}
 		if len(p.SkipEndpoints) > 0 && slices.Contains(p.SkipEndpoints, q.endpointID) {
@@ -369,7 +410,6 @@ func (s *MemoryStore) leaseLocked(d *memDelivery, now int64, lease time.Duration
 	s.leaseSeq++
 	d.lease = s.leaseSeq
 	d.leaseExp = now + int64(lease)
-	d.key = d.leaseExp
 	s.fixLocked(d)
 	ep := s.endpoints[d.endpointID]
 	return &Claimed{
@@ -393,8 +433,8 @@ func (s *MemoryStore) ClaimDelivery(ctx context.Context, id string, p ClaimParam
 	if !ok {
 		return nil, fmt.Errorf("%w: delivery %s", ErrNotFound, id)
 	}
-	if d.state != StatePending || (d.lease != 0 && d.leaseExp > now) {
-		return nil, fmt.Errorf("%w: delivery %s is %s or leased", ErrConflict, id, d.state)
+	if d.st != memPending || (d.lease != 0 && d.leaseExp > now) {
+		return nil, fmt.Errorf("%w: delivery %s is %s or leased", ErrConflict, id, d.st.public())
 	}
 	return s.leaseLocked(d, now, p.Lease), nil
 }
@@ -410,7 +450,7 @@ func (s *MemoryStore) Record(ctx context.Context, recs []Record) ([]bool, error)
 	for i := range recs {
 		r := &recs[i]
 		d, ok := s.deliveries[r.DeliveryID]
-		if !ok || d.state != StatePending || d.lease == 0 || d.leaseExp <= r.Now.UnixNano() {
+		if !ok || d.st != memPending || d.lease == 0 || d.leaseExp <= r.Now.UnixNano() {
 			continue
 		}
 		if tok, err := strconv.ParseUint(r.Lease, 36, 64); err != nil || tok != d.lease {
@@ -424,14 +464,12 @@ func (s *MemoryStore) Record(ctx context.Context, recs []Record) ([]bool, error)
 			d.attempts = int32(a.Number)
 			d.lastStatus = int32(a.StatusCode)
 			d.lastErr = a.Error
-			d.lastAt = nanos(a.StartedAt)
 		}
 		d.lease, d.leaseExp = 0, 0
 		d.updated = now
-		d.state = r.State
-		if r.State == StatePending {
+		d.st = toMemState(r.State)
+		if d.st == memPending {
 			d.next = nanos(r.NextAttemptAt)
-			d.key = d.next
 			s.fixLocked(d)
 		} else {
 			d.next = 0
@@ -449,8 +487,8 @@ func (s *MemoryStore) deliveryLocked(d *memDelivery) *Delivery {
 	m := d.msg.msg
 	return &Delivery{
 		ID: d.id, MessageID: m.ID, EndpointID: d.endpointID, Tenant: m.Tenant, EventType: m.Type,
-		State: d.state, Attempts: int(d.attempts), NextAttemptAt: fromNanos(d.next),
-		LastAttemptAt: fromNanos(d.lastAt), LastStatusCode: int(d.lastStatus), LastError: d.lastErr,
+		State: d.st.public(), Attempts: int(d.attempts), NextAttemptAt: fromNanos(d.next),
+		LastAttemptAt: fromNanos(d.lastAt()), LastStatusCode: int(d.lastStatus), LastError: d.lastErr,
 		CreatedAt: fromNanos(d.created), UpdatedAt: fromNanos(d.updated),
 	}
 }
@@ -500,10 +538,10 @@ func (s *MemoryStore) ListDeliveries(ctx context.Context, q DeliveryQuery) ([]*D
 	var hits []*memDelivery
 	for _, d := range s.candidatesLocked(q.MessageID, q.EndpointID) {
 		switch {
-		case d.state == stateDeleted,
+		case d.st == memDeleted,
 			q.EndpointID != "" && d.endpointID != q.EndpointID,
 			q.Tenant != "" && d.msg.msg.Tenant != q.Tenant,
-			q.State != "" && d.state != q.State,
+			q.State != "" && d.st.public() != q.State,
 			since != 0 && d.created < since,
 			until != 0 && d.created >= until,
 			q.Cursor != "" && d.id >= q.Cursor:
@@ -545,7 +583,7 @@ func (s *MemoryStore) ListAttempts(ctx context.Context, q AttemptQuery) ([]*Atte
 	}
 	var hits []*Attempt
 	for _, d := range src {
-		if d.state == stateDeleted || (q.EndpointID != "" && d.endpointID != q.EndpointID) {
+		if d.st == memDeleted || (q.EndpointID != "" && d.endpointID != q.EndpointID) {
 			continue
 		}
 		for _, a := range d.log {
@@ -596,21 +634,19 @@ func (s *MemoryStore) Requeue(ctx context.Context, p RequeueParams) (int, error)
 	since := nanos(p.Since)
 	n := 0
 	for _, d := range src {
-		if d.state == stateDeleted {
+		if d.st == memDeleted {
 			continue
 		}
-		if p.DeliveryID == "" && (d.state != state || d.created < since) {
+		if p.DeliveryID == "" && (d.st != toMemState(state) || d.created < since) {
 			continue
 		}
 		n++
 		d.next = at
 		d.updated = at
-		if d.state != StatePending {
-			d.state = StatePending
-			d.key = at
+		if d.st != memPending {
+			d.st = memPending
 			s.queueLocked(d)
 		} else if d.lease == 0 {
-			d.key = at
 			s.fixLocked(d)
 		}
 	}
@@ -631,10 +667,10 @@ func (s *MemoryStore) Stats(ctx context.Context, q StatsQuery) (*Stats, error) {
 	var durs []time.Duration
 	s.mu.Lock()
 	for _, d := range s.candidatesLocked("", q.EndpointID) {
-		if d.state == stateDeleted || (q.Tenant != "" && d.msg.msg.Tenant != q.Tenant) {
+		if d.st == memDeleted || (q.Tenant != "" && d.msg.msg.Tenant != q.Tenant) {
 			continue
 		}
-		st.Counts[d.state]++
+		st.Counts[d.st.public()]++
 		for _, a := range d.log {
 			if nanos(a.StartedAt) < since {
 				continue
@@ -676,7 +712,7 @@ func (s *MemoryStore) Purge(ctx context.Context, before time.Time, limit int) (i
 		if n >= limit {
 			break
 		}
-		if (d.state == StateSucceeded || d.state == StateFailed) && d.updated < b {
+		if (d.st == memSucceeded || d.st == memFailed) && d.updated < b {
 			s.removeDelivery(d)
 			touched[d.endpointID] = true
 			if len(d.msg.deliveries) == 0 {
@@ -686,7 +722,7 @@ func (s *MemoryStore) Purge(ctx context.Context, before time.Time, limit int) (i
 		}
 	}
 	for id := range touched {
-		s.byEndpoint[id] = slices.DeleteFunc(s.byEndpoint[id], func(d *memDelivery) bool { return d.state == stateDeleted })
+		s.byEndpoint[id] = slices.DeleteFunc(s.byEndpoint[id], func(d *memDelivery) bool { return d.st == memDeleted })
 	}
 	return n, nil
 }
@@ -747,7 +783,7 @@ func (s *MemoryStore) fire() {
 // armTopLocked arms the timer for the earliest pending delivery, if any.
 func (s *MemoryStore) armTopLocked() {
 	if len(s.queues) > 0 {
-		s.armLocked(s.queues[0].h[0].key)
+		s.armLocked(s.queues[0].h[0].key())
 	}
 }
 
@@ -814,7 +850,7 @@ func (s *MemoryStore) fixQueueLocked(q *memQueue) {
 type dueHeap []*memDelivery
 
 func (h dueHeap) Len() int           { return len(h) }
-func (h dueHeap) Less(i, j int) bool { return h[i].key < h[j].key }
+func (h dueHeap) Less(i, j int) bool { return h[i].key() < h[j].key() }
 func (h dueHeap) Swap(i, j int) {
 	h[i], h[j] = h[j], h[i]
 	h[i].idx = int32(i)
@@ -838,7 +874,7 @@ func (h *dueHeap) Pop() any {
 type queueHeap []*memQueue
 
 func (h queueHeap) Len() int           { return len(h) }
-func (h queueHeap) Less(i, j int) bool { return h[i].h[0].key < h[j].h[0].key }
+func (h queueHeap) Less(i, j int) bool { return h[i].h[0].key() < h[j].h[0].key() }
 func (h queueHeap) Swap(i, j int) {
 	h[i], h[j] = h[j], h[i]
 	h[i].idx = int32(i)
