@@ -136,6 +136,11 @@ func (d *Dispatcher) validateEndpoint(ep *Endpoint) error {
 			return invalid("secret", "want whsec_ followed by base64 key bytes (or leave it empty to have one made)")
 		}
 	}
+	if ep.SigningKey != "" {
+		if _, err := decodeSigningKey(ep.SigningKey); err != nil {
+			return invalid("signing key", "want whsk_ followed by a base64 ed25519 private key (see NewSigningKey), or empty for v1 signatures only")
+		}
+	}
 	return nil
 }
 
@@ -205,8 +210,8 @@ func (d *Dispatcher) ListEndpoints(ctx context.Context, q EndpointQuery) ([]*End
 }
 
 // UpdateEndpoint replaces an endpoint's URL, Description, EventTypes,
-// Headers, RateLimit, Metadata and Disabled state with ep's (matched by
-// ep.ID) after validating them. Tenant and CreatedAt cannot change; an empty
+// Headers, RateLimit, Metadata, SigningKey (empty turns v1a signatures off)
+// and Disabled state with ep's (matched by ep.ID) after validating them. Tenant and CreatedAt cannot change; an empty
 // Secret keeps the current one (use RotateSecret to change it); it returns
 // the stored result in ep.
 func (d *Dispatcher) UpdateEndpoint(ctx context.Context, ep *Endpoint) error {
