@@ -474,13 +474,29 @@ func TestAsymmetricSigningPerEndpoint(t *testing.T) {
 	assert.ErrorIs(t, other.VerifyErr, webhook.ErrNoMatchingSignature)
 	assert.NotContains(t, other.Header.Get(webhook.HeaderSignature), "v1a,")
 
-	// A malformed signing key is refused and stores nothing; UpdateEndpoint
-	// with an empty key turns v1a off.
+	// A malformed signing key is refused and changes nothing.
 	err = d.CreateEndpoint(ctx, &webhook.Endpoint{URL: rcv.URL, Tenant: "acme", SigningKey: pubKey})
 	assert.ErrorIs(t, err, webhook.ErrInvalid)
-	ep.SigningKey = ""
+	_, err = d.SetSigningKey(ctx, ep.ID, "whsk_AAAA")
+	assert.ErrorIs(t, err, webhook.ErrInvalid)
+	_, err = d.SetSigningKey(ctx, "ep_missing", "")
+	assert.ErrorIs(t, err, webhook.ErrNotFound)
+
+	// UpdateEndpoint with an empty key keeps it (an update built from the
+	// JSON view, which never shows keys, must not drop v1a).
+	ep.SigningKey, ep.Description = "", "renamed"
 	require.NoError(t, d.UpdateEndpoint(ctx, ep))
 	stored, err := d.GetEndpoint(ctx, ep.ID)
 	require.NoError(t, err)
-	assert.Empty(t, stored.SigningKey)
+	assert.Equal(t, signKey, stored.SigningKey)
+
+	// SetSigningKey with an empty key turns v1a off.
+	off, err := d.SetSigningKey(ctx, ep.ID, "")
+	require.NoError(t, err)
+	assert.Empty(t, off.SigningKey)
+	msg, err = d.Publish(ctx, rewardIssued{CustomerID: "c2"}, &webhook.PublishOpts{Tenant: "acme"})
+	require.NoError(t, err)
+	got = rcv.WaitForAttempts(t, msg.ID, 1, 5*time.Second)
+	assert.ErrorIs(t, got[0].VerifyErr, webhook.ErrNoMatchingSignature, "the public key no longer verifies")
+	assert.Equal(t, http.StatusUnauthorized, got[0].Status)
 }

@@ -93,7 +93,7 @@ type Endpoint struct {
 	// signatures: an ed25519 secret key "whsk_..." (see NewSigningKey).
 	// When set, every delivery also carries a "v1a" signature, so the
 	// receiver can verify with the public key alone (PublicKey gives it).
-	// Empty: v1 (HMAC) signatures only.
+	// Empty: v1 (HMAC) signatures only. Dispatcher.SetSigningKey changes it.
 	SigningKey string `json:"-"`
 	// Headers are static headers sent with every delivery to this endpoint.
 	// They cannot replace the signature, id, timestamp or content headers.
