@@ -48,6 +48,13 @@ var (
 // receiver's clock, either way.
 const DefaultTolerance = 5 * time.Minute
 
+// MaxSignatures is how many entries of a webhook-signature header Verify
+// looks at; the rest are ignored. A sender lists one per key in use (hookline
+// sends at most three: v1a, v1, and the previous v1 during a rotation); the
+// cap keeps a forged header of thousands of entries from costing thousands
+// of ed25519 verifications.
+const MaxSignatures = 32
+
 // DefaultMaxBodySize is how much of a request body Verifier.Middleware
 // reads at most: 1 MiB.
 const DefaultMaxBodySize = 1 << 20
@@ -260,8 +267,9 @@ func parseTimestamp(s string) (int64, bool) {
 }
 
 // Verify checks the headers and body. It returns nil when one signature in
-// webhook-signature matches one of the Secrets; signatures of versions other
-// than v1 and v1a, and malformed ones, are skipped. The errors, in the order
+// webhook-signature (among its first MaxSignatures) matches one of the
+// Secrets; signatures of versions other than v1 and v1a, and malformed ones,
+// are skipped. The errors, in the order
 // they are checked: ErrInvalidSecret or ErrInvalidKey (the Verifier is
 // misconfigured), ErrMissingHeaders, ErrInvalidTimestamp,
 // ErrTimestampTooOld, ErrTimestampTooNew, ErrNoMatchingSignature.
@@ -299,7 +307,11 @@ func (v *Verifier) Verify(h http.Header, body []byte) error {
 		macs = append(macs, signMAC(key, id, unix, body))
 	}
 	var content []byte
-	for _, sig := range strings.Fields(sigs) {
+	fields := strings.Fields(sigs)
+	if len(fields) > MaxSignatures {
+		fields = fields[:MaxSignatures]
+	}
+	for _, sig := range fields {
 		ver, b64, ok := strings.Cut(sig, ",")
 		if !ok {
 			continue

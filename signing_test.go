@@ -253,6 +253,23 @@ func TestVerifierSecretsAndTolerance(t *testing.T) {
 	assert.ErrorIs(t, webhook.Verify(oldSecret, h, body), webhook.ErrTimestampTooOld)
 }
 
+func TestVerifyLooksAtMaxSignatures(t *testing.T) {
+	t.Parallel()
+	const now = 1700000000
+	signKey, pubKey := webhook.NewSigningKey()
+	h, body := signed(t, signKey, "msg_1", now, `{}`)
+	valid := h.Get(webhook.HeaderSignature)
+	decoy, err := webhook.Sign(signKey, "msg_2", time.Unix(now, 0), []byte(`{}`))
+	require.NoError(t, err)
+	v := webhook.Verifier{Secrets: []string{pubKey}, Now: fixedClock(now)}
+
+	list := strings.TrimSpace(strings.Repeat(decoy+" ", webhook.MaxSignatures-1))
+	h.Set(webhook.HeaderSignature, list+" "+valid)
+	assert.NoError(t, v.Verify(h, body), "the last signature looked at")
+	h.Set(webhook.HeaderSignature, list+" "+decoy+" "+valid)
+	assert.ErrorIs(t, v.Verify(h, body), webhook.ErrNoMatchingSignature, "one past the cap is ignored")
+}
+
 func TestSignSecretForms(t *testing.T) {
 	t.Parallel()
 	secret := webhook.NewSecret()
@@ -499,4 +516,25 @@ func TestAsymmetricSigningPerEndpoint(t *testing.T) {
 	got = rcv.WaitForAttempts(t, msg.ID, 1, 5*time.Second)
 	assert.ErrorIs(t, got[0].VerifyErr, webhook.ErrNoMatchingSignature, "the public key no longer verifies")
 	assert.Equal(t, http.StatusUnauthorized, got[0].Status)
+}
+
+func BenchmarkVerify(b *testing.B) {
+	body := []byte(`{"type":"order.paid","timestamp":"2026-11-28T15:06:43.123Z","data":{"order_id":"o_1","amount":4200}}`)
+	signKey, pubKey := webhook.NewSigningKey()
+	secret := webhook.NewSecret()
+	for _, bc := range []struct{ name, sign, verify string }{{"v1", secret, secret}, {"v1a", signKey, pubKey}} {
+		b.Run(bc.name, func(b *testing.B) {
+			now := time.Now()
+			sig, err := webhook.Sign(bc.sign, "msg_1", now, body)
+			require.NoError(b, err)
+			h := headers("msg_1", strconv.FormatInt(now.Unix(), 10), sig)
+			v := webhook.Verifier{Secrets: []string{bc.verify}, Now: func() time.Time { return now }}
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := v.Verify(h, body); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }
