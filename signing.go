@@ -144,8 +144,11 @@ func decodePublicKey(key string) (ed25519.PublicKey, error) {
 // With a symmetric secret ("whsec_..." or the bare base64) it is
 // "v1,<base64 HMAC-SHA256>"; with an ed25519 secret key ("whsk_...") it is
 // "v1a,<base64 ed25519 signature>". A malformed secret returns
-// ErrInvalidSecret (or ErrInvalidKey for a whsk_ key).
+// ErrInvalidSecret (ErrInvalidKey for a whsk_ key or a whpk_ public key).
 func Sign(secret, msgID string, ts time.Time, body []byte) (string, error) {
+	if strings.HasPrefix(secret, PublicKeyPrefix) {
+		return "", fmt.Errorf("%w: a whpk_ public key verifies but cannot sign; sign with its whsk_ secret key", ErrInvalidKey)
+	}
 	if strings.HasPrefix(secret, SigningKeyPrefix) {
 		priv, err := decodeSigningKey(secret)
 		if err != nil {

@@ -299,6 +299,8 @@ func TestSignSecretForms(t *testing.T) {
 	sig, err := webhook.Sign(sk, "msg_1", ts, []byte("x"))
 	require.NoError(t, err)
 	assert.True(t, strings.HasPrefix(sig, "v1a,"))
+	_, err = webhook.Sign(pk, "msg_1", ts, nil)
+	assert.ErrorIs(t, err, webhook.ErrInvalidKey, "a public key cannot sign")
 	_, err = webhook.PublicKey(pk)
 	assert.ErrorIs(t, err, webhook.ErrInvalidKey, "a public key has no public key")
 	_, err = webhook.PublicKey(secret)
