@@ -16,4 +16,10 @@
 //     records the Attempt together with the delivery's new state.
 //  4. A 2xx succeeds; anything else is retried by the RetryPolicy until the
 //     last attempt fails for good.
+//
+// The receiving side uses the same package: Verify and Verifier check the
+// Standard Webhooks headers (v1 HMAC secrets and v1a ed25519 public keys),
+// and Verifier.Middleware guards an http.Handler. Senders rotate secrets
+// with Dispatcher.RotateSecret and opt endpoints into v1a with
+// Endpoint.SigningKey.
 package webhook

@@ -136,6 +136,11 @@ func (d *Dispatcher) validateEndpoint(ep *Endpoint) error {
 			return invalid("secret", "want whsec_ followed by base64 key bytes (or leave it empty to have one made)")
 		}
 	}
+	if ep.SigningKey != "" {
+		if _, err := decodeSigningKey(ep.SigningKey); err != nil {
+			return invalid("signing key", "want whsk_ followed by a base64 ed25519 private key (see NewSigningKey), or empty for v1 signatures only")
+		}
+	}
 	return nil
 }
 
@@ -205,8 +210,9 @@ func (d *Dispatcher) ListEndpoints(ctx context.Context, q EndpointQuery) ([]*End
 }
 
 // UpdateEndpoint replaces an endpoint's URL, Description, EventTypes,
-// Headers, RateLimit, Metadata and Disabled state with ep's (matched by
-// ep.ID) after validating them. Tenant and CreatedAt cannot change; an empty
+// Headers, RateLimit, Metadata, SigningKey and Disabled state with ep's
+// (matched by ep.ID) after validating them. An empty SigningKey keeps the
+// current one (SetSigningKey turns v1a signatures off). Tenant and CreatedAt cannot change; an empty
 // Secret keeps the current one (use RotateSecret to change it); it returns
 // the stored result in ep.
 func (d *Dispatcher) UpdateEndpoint(ctx context.Context, ep *Endpoint) error {
@@ -224,6 +230,9 @@ func (d *Dispatcher) UpdateEndpoint(ctx context.Context, ep *Endpoint) error {
 	}
 	if c.Secret == "" {
 		c.Secret = cur.Secret
+	}
+	if c.SigningKey == "" {
+		c.SigningKey = cur.SigningKey
 	}
 	if c.Secret == cur.Secret {
 		c.PreviousSecret, c.PreviousSecretExpiresAt = cur.PreviousSecret, cur.PreviousSecretExpiresAt
@@ -283,6 +292,24 @@ func (d *Dispatcher) RotateSecret(ctx context.Context, id string, overlap time.D
 			ep.PreviousSecret, ep.PreviousSecretExpiresAt = "", time.Time{}
 		}
 		ep.Secret = NewSecret()
+		out = ep
+	})
+	return out, err
+}
+
+// SetSigningKey sets the endpoint's ed25519 signing key ("whsk_...", see
+// NewSigningKey), so its deliveries carry a v1a signature beside the v1
+// one, and returns the endpoint; an empty key turns v1a signatures off. A
+// malformed key returns an error matching ErrInvalid and changes nothing.
+func (d *Dispatcher) SetSigningKey(ctx context.Context, id, key string) (*Endpoint, error) {
+	if key != "" {
+		if _, err := decodeSigningKey(key); err != nil {
+			return nil, invalid("signing key", "want whsk_ followed by a base64 ed25519 private key (see NewSigningKey), or empty to turn v1a off")
+		}
+	}
+	var out *Endpoint
+	err := d.modifyEndpoint(ctx, id, func(ep *Endpoint) {
+		ep.SigningKey = key
 		out = ep
 	})
 	return out, err

@@ -89,6 +89,12 @@ type Endpoint struct {
 	// PreviousSecretExpiresAt, so receivers can switch during a rotation.
 	PreviousSecret          string    `json:"-"`
 	PreviousSecretExpiresAt time.Time `json:"-"`
+	// SigningKey opts the endpoint into asymmetric Standard Webhooks
+	// signatures: an ed25519 secret key "whsk_..." (see NewSigningKey).
+	// When set, every delivery also carries a "v1a" signature, so the
+	// receiver can verify with the public key alone (PublicKey gives it).
+	// Empty: v1 (HMAC) signatures only. Dispatcher.SetSigningKey changes it.
+	SigningKey string `json:"-"`
 	// Headers are static headers sent with every delivery to this endpoint.
 	// They cannot replace the signature, id, timestamp or content headers.
 	Headers map[string]string `json:"headers,omitempty"`

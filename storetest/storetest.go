@@ -146,6 +146,7 @@ func testEndpoints(t *testing.T, s webhook.Store) {
 	got.URL = "https://example.org/other"
 	got.Disabled, got.DisabledReason = true, "testing"
 	got.PreviousSecret, got.PreviousSecretExpiresAt = "whsec_b2xk", base.Add(time.Hour)
+	got.SigningKey = "whsk_nWGxne/9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A=" // v1a opt-in: stored like the secrets
 	require.NoError(t, s.UpdateEndpoint(ctx, got))
 	again, err := s.GetEndpoint(ctx, ep.ID)
 	require.NoError(t, err)
@@ -154,6 +155,7 @@ func testEndpoints(t *testing.T, s webhook.Store) {
 	assert.Equal(t, "testing", again.DisabledReason)
 	assert.Equal(t, "whsec_b2xk", again.PreviousSecret)
 	assert.True(t, again.PreviousSecretExpiresAt.Equal(base.Add(time.Hour)))
+	assert.Equal(t, "whsk_nWGxne/9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A=", again.SigningKey)
 
 	_, err = s.GetEndpoint(ctx, "nope")
 	assert.ErrorIs(t, err, webhook.ErrNotFound)

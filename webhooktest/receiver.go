@@ -54,11 +54,17 @@ type Script func(n int, d *Delivery) Answer
 // Option configures a Receiver.
 type Option func(*Receiver)
 
-// WithSecret makes the receiver verify signatures with secret (more than one
-// may be given: any one verifying is enough).
+// WithSecret makes the receiver verify signatures with secret: a whsec_
+// secret (v1 signatures) or a whpk_ public key (v1a). More than one may be
+// given: any one verifying is enough.
 func WithSecret(secret string) Option {
 	return func(r *Receiver) { r.secrets = append(r.secrets, secret) }
 }
+
+// WithClock sets the clock signatures' timestamps are checked against, for
+// tests that give the dispatcher a Config.Now of their own. Defaults to
+// time.Now.
+func WithClock(now func() time.Time) Option { return func(r *Receiver) { r.now = now } }
 
 // WithScript makes the receiver answer by script.
 func WithScript(s Script) Option { return func(r *Receiver) { r.script = s } }
@@ -99,6 +105,39 @@ func Always(status int) Script {
 	return func(int, *Delivery) Answer { return Answer{Status: status} }
 }
 
+// Answers gives the answers in order, one per request, then 200: for
+// delays, headers and bodies beside the status.
+func Answers(as ...Answer) Script {
+	return func(n int, _ *Delivery) Answer {
+		if n <= len(as) {
+			return as[n-1]
+		}
+		return Answer{}
+	}
+}
+
+// RetryAfter is an answer with status and a Retry-After header of after in
+// whole seconds, rounded up.
+func RetryAfter(status int, after time.Duration) Answer {
+	secs := int64(after / time.Second)
+	if after%time.Second > 0 {
+		secs++
+	}
+	return Answer{Status: status, Header: http.Header{"Retry-After": {strconv.FormatInt(secs, 10)}}}
+}
+
+// TooManyRequests answers 429 with Retry-After (see RetryAfter) to the first
+// n requests of each message ID, then 200.
+func TooManyRequests(n int, retryAfter time.Duration) Script {
+	fail := FailFirst(n, http.StatusTooManyRequests)
+	return func(i int, d *Delivery) Answer {
+		if fail(i, d).Status == http.StatusTooManyRequests {
+			return RetryAfter(http.StatusTooManyRequests, retryAfter)
+		}
+		return Answer{}
+	}
+}
+
 // Receiver is a recording webhook receiver on an httptest server, closed
 // when the test ends.
 type Receiver struct {
@@ -107,6 +146,7 @@ type Receiver struct {
 	srv *httptest.Server
 
 	secrets []string
+	now     func() time.Time
 	script  Script
 	reject  bool
 
@@ -141,7 +181,7 @@ func (r *Receiver) serve(w http.ResponseWriter, req *http.Request) {
 	}
 	d.Attempt, _ = strconv.Atoi(req.Header.Get(webhook.HeaderAttempt))
 	if len(r.secrets) > 0 {
-		v := webhook.Verifier{Secrets: r.secrets}
+		v := webhook.Verifier{Secrets: r.secrets, Now: r.now}
 		d.VerifyErr = v.Verify(req.Header, body)
 		d.Verified = d.VerifyErr == nil
 	}
@@ -265,13 +305,29 @@ func (r *Receiver) WaitForAcked(t testing.TB, n int, timeout time.Duration) {
 	}
 }
 
-// WaitForMessage waits until message id got a 2xx answer and returns its
-// requests.
-func (r *Receiver) WaitForMessage(t testing.TB, id string, timeout time.Duration) []*Delivery {
+// WaitForAttempts waits until n requests of message id have arrived (any
+// answer) and returns them; it fails t if they do not within timeout.
+func (r *Receiver) WaitForAttempts(t testing.TB, id string, n int, timeout time.Duration) []*Delivery {
 	t.Helper()
-	if !r.wait(timeout, func() bool { return r.byID[id] > 0 }) {
-		t.Fatalf("webhooktest: message %s not acknowledged within %s", id, timeout)
+	count := func() int {
+		c := 0
+		for _, d := range r.got {
+			if d.ID == id {
+				c++
+			}
+		}
+		return c
 	}
+	if !r.wait(timeout, func() bool { return count() >= n }) {
+		r.mu.Lock()
+		c := count()
+		r.mu.Unlock()
+		t.Fatalf("webhooktest: %d requests of message %s after %s, want %d", c, id, timeout, n)
+	}
+	return r.requestsOf(id)
+}
+
+func (r *Receiver) requestsOf(id string) []*Delivery {
 	var out []*Delivery
 	for _, d := range r.Deliveries() {
 		if d.ID == id {
@@ -279,4 +335,14 @@ func (r *Receiver) WaitForMessage(t testing.TB, id string, timeout time.Duration
 		}
 	}
 	return out
+}
+
+// WaitForMessage waits until message id got a 2xx answer and returns its
+// requests.
+func (r *Receiver) WaitForMessage(t testing.TB, id string, timeout time.Duration) []*Delivery {
+	t.Helper()
+	if !r.wait(timeout, func() bool { return r.byID[id] > 0 }) {
+		t.Fatalf("webhooktest: message %s not acknowledged within %s", id, timeout)
+	}
+	return r.requestsOf(id)
 }
