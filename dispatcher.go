@@ -114,7 +114,9 @@ type Hooks struct {
 	// headers to req.
 	BeforeAttempt func(ctx context.Context, req *http.Request, d *Delivery)
 	// AfterAttempt runs once per attempt (numbers 1..n) with the delivery as
-	// the attempt left it (state, attempts, next attempt time).
+	// the attempt left it (state, attempts, next attempt time). The store
+	// records the attempt concurrently, so a read from the store inside the
+	// hook may not show it yet; Shutdown waits for both.
 	AfterAttempt func(ctx context.Context, d *Delivery, a *Attempt)
 	// DeliveryFailed runs when a delivery fails for good: its last attempt
 	// failed, its failure was not retryable, or its endpoint was disabled.

@@ -147,6 +147,11 @@ func run() error {
 		return fmt.Errorf("deliveries did not finish: %w", ctx.Err())
 	}
 
+	// Shutdown waits for the last attempts to be recorded; the store stays
+	// readable after it.
+	if err := d.Shutdown(ctx); err != nil {
+		return err
+	}
 	fmt.Println("\nattempt log:")
 	for _, msg := range msgs {
 		ds, _, err := d.ListDeliveries(ctx, webhook.DeliveryQuery{MessageID: msg.ID})
