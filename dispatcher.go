@@ -108,7 +108,8 @@ func appendJSONString(b []byte, s string) ([]byte, error) {
 
 // Hooks are called by the dispatcher. Each is optional; a panic in one is
 // recovered and logged, and never stops a worker. Hooks run on the worker's
-// goroutine: keep them quick.
+// goroutine: keep them quick. The deliveries, attempts and endpoints they
+// are given are read-only.
 type Hooks struct {
 	// BeforeAttempt runs just before the request is sent; it may add
 	// headers to req.
@@ -163,6 +164,8 @@ type Dispatcher struct {
 	stop     chan struct{}
 	inflight map[string]int        // endpoint id -> attempts running
 	held     map[string][]*Claimed // endpoint id -> claimed, waiting for a slot
+
+	bufs sync.Pool // response buffers of ResponseBodyLimit bytes
 
 	attemptCtx    context.Context
 	cancelAttempt context.CancelFunc
@@ -719,11 +722,11 @@ func (d *Dispatcher) send(ctx context.Context, c *Claimed, now time.Time) *Attem
 		d.debug(ctx, "hookline: attempt failed", a, "error", a.Error)
 		return a
 	}
-	body, rerr := readLimited(resp.Body, d.cfg.ResponseBodyLimit)
+	body, rerr := d.readResponse(resp.Body)
 	resp.Body.Close()
 	a.Duration = time.Since(start)
 	a.StatusCode = resp.StatusCode
-	a.Response = string(body)
+	a.Response = body
 	for _, h := range []string{"Location", "Retry-After", "Content-Type"} {
 		if v := resp.Header.Get(h); v != "" {
 			if a.ResponseHeaders == nil {
@@ -783,14 +786,26 @@ func (d *Dispatcher) newRequest(ctx context.Context, c *Claimed, now time.Time, 
 	return req, nil
 }
 
-// readLimited reads at most limit bytes of r, then discards up to 64 KiB
-// more so the connection can be reused.
-func readLimited(r io.Reader, limit int) ([]byte, error) {
-	b, err := io.ReadAll(io.LimitReader(r, int64(limit)))
-	if err == nil {
-		_, _ = io.Copy(io.Discard, io.LimitReader(r, 64<<10))
+// readResponse returns at most limit bytes of r as text, then discards up
+// to 64 KiB more so the connection can be reused. Its buffer comes from a
+// pool: one allocation per attempt is the string it returns.
+func (d *Dispatcher) readResponse(r io.Reader) (string, error) {
+	limit := d.cfg.ResponseBodyLimit
+	bp, _ := d.bufs.Get().(*[]byte)
+	if bp == nil || cap(*bp) < limit {
+		b := make([]byte, limit)
+		bp = &b
 	}
-	return b, err
+	defer d.bufs.Put(bp)
+	buf := (*bp)[:limit]
+	n, err := io.ReadFull(r, buf)
+	switch err {
+	case nil:
+		_, _ = io.Copy(io.Discard, io.LimitReader(r, 64<<10))
+	case io.EOF, io.ErrUnexpectedEOF:
+		err = nil
+	}
+	return string(buf[:n]), err
 }
 
 func describeError(err error, timeout time.Duration) string {

@@ -359,10 +359,11 @@ func (d *Dispatcher) SendTest(ctx context.Context, endpointID string) (*Attempt,
 	if a.Succeeded() {
 		state = StateSucceeded
 	}
+	out := *a // the store may keep a itself
 	if _, err := d.store.Record(ctx, []Record{{DeliveryID: del.ID, Lease: c.Lease, Now: d.cfg.Now(), Attempt: a, State: state}}); err != nil {
-		return a, err
+		return &out, err
 	}
-	return a, nil
+	return &out, nil
 }
 
 func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }

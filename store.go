@@ -11,9 +11,10 @@ import (
 //
 // General rules for every method:
 //   - ctx comes first and bounds the call; a cancelled ctx returns its error.
-//   - Objects passed in are not retained: the store copies what it keeps.
-//     Objects returned are the caller's to modify, except Message.Payload,
-//     which may be shared and must be treated as read-only.
+//   - Objects passed in are not retained: the store copies what it keeps
+//     (Record's attempts aside: see Record). Objects returned are the
+//     caller's to modify, except Message.Payload, which may be shared and
+//     must be treated as read-only.
 //   - A missing object is ErrNotFound (wrapped or not: callers use errors.Is).
 //   - Times are stored with at least microsecond precision.
 //   - Lists are ordered as each method says and paged by an opaque cursor:
@@ -122,7 +123,8 @@ type Record struct {
 	// Now is the clock reading the lease is checked against.
 	Now time.Time
 	// Attempt is the attempt made, nil when the delivery was put back
-	// without one (held back by a limit, shutdown).
+	// without one (held back by a limit, shutdown). The store may keep this
+	// very object: the caller must not modify it after Record.
 	Attempt *Attempt
 	// State is the delivery's new state.
 	State DeliveryState

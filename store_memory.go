@@ -459,8 +459,7 @@ func (s *MemoryStore) Record(ctx context.Context, recs []Record) ([]bool, error)
 		applied[i] = true
 		now := r.Now.UnixNano()
 		if a := r.Attempt; a != nil {
-			c := *a
-			d.log = append(d.log, &c)
+			d.log = append(d.log, a) // the caller hands it over (see Record)
 			d.attempts = int32(a.Number)
 			d.lastStatus = int32(a.StatusCode)
 			d.lastErr = a.Error
