@@ -1,8 +1,7 @@
 package webhook
 
 import (
-	"container/heap"
-	"context"
+		"context"
 	"fmt"
 	"slices"
 	"strconv"
@@ -388,16 +387,16 @@ func (s *MemoryStore) Claim(ctx context.Context, p ClaimParams) ([]*Claimed, err
 	defer s.mu.Unlock()
 	var out []*Claimed
 	for len(out) < p.Limit && len(s.queues) > 0 {
-		q := s.queues[0]
-		if q.h[0].key() > now {
+		q := s.queues[0].q
+		if q.h[0].key > now {
 			break
 		}
 		if len(p.SkipEndpoints) > 0 && slices.Contains(p.SkipEndpoints, q.endpointID) {
-			heap.Pop(&s.queues)
+			s.queues.remove(0)
 			skipped = append(skipped, q)
 			continue
 		}
-		out = append(out, s.leaseLocked(q.h[0], now, p.Lease))
+		out = append(out, s.leaseLocked(q.h[0].d, now, p.Lease))
 	}
 	for _, q := range skipped {
 		s.fixQueueLocked(q)
@@ -782,7 +781,7 @@ func (s *MemoryStore) fire() {
 // armTopLocked arms the timer for the earliest pending delivery, if any.
 func (s *MemoryStore) armTopLocked() {
 	if len(s.queues) > 0 {
-		s.armLocked(s.queues[0].h[0].key())
+		s.armLocked(s.queues[0].key)
 	}
 }
 
@@ -812,13 +811,15 @@ func (s *MemoryStore) queueLocked(d *memDelivery) {
 		q = &memQueue{endpointID: d.endpointID, idx: -1}
 		s.queueOf[d.endpointID] = q
 	}
-	heap.Push(&q.h, d)
+	q.h.push(dueEntry{d.key(), d})
 	s.fixQueueLocked(q)
 }
 
+// fixLocked restores heap order after d's key changed.
 func (s *MemoryStore) fixLocked(d *memDelivery) {
 	q := s.queueOf[d.endpointID]
-	heap.Fix(&q.h, int(d.idx))
+	q.h[d.idx].key = d.key()
+	q.h.fix(int(d.idx))
 	s.fixQueueLocked(q)
 }
 
@@ -827,7 +828,7 @@ func (s *MemoryStore) unqueueLocked(d *memDelivery) {
 		return
 	}
 	q := s.queueOf[d.endpointID]
-	heap.Remove(&q.h, int(d.idx))
+	q.h.remove(int(d.idx))
 	s.fixQueueLocked(q)
 }
 
@@ -836,59 +837,167 @@ func (s *MemoryStore) fixQueueLocked(q *memQueue) {
 	switch {
 	case len(q.h) == 0:
 		if q.idx >= 0 {
-			heap.Remove(&s.queues, int(q.idx))
+			s.queues.remove(int(q.idx))
 		}
 	case q.idx < 0:
-		heap.Push(&s.queues, q)
+		s.queues.push(queueEntry{q.h[0].key, q})
 	default:
-		heap.Fix(&s.queues, int(q.idx))
+		s.queues[q.idx].key = q.h[0].key
+		s.queues.fix(int(q.idx))
 	}
 }
 
-// dueHeap orders pending deliveries by the time they can next be claimed.
-type dueHeap []*memDelivery
+// The two heaps keep each entry's key beside its pointer, so ordering them
+// reads one contiguous array instead of chasing a pointer per comparison
+// (which is what keeps a claim's cost flat from 1k to 1M pending).
 
-func (h dueHeap) Len() int           { return len(h) }
-func (h dueHeap) Less(i, j int) bool { return h[i].key() < h[j].key() }
-func (h dueHeap) Swap(i, j int) {
+// dueEntry is a pending delivery in its endpoint's heap.
+type dueEntry struct {
+	key int64
+	d   *memDelivery
+}
+
+// dueHeap is a min-heap of deliveries by key; each delivery knows its index.
+type dueHeap []dueEntry
+
+func (h dueHeap) swap(i, j int) {
 	h[i], h[j] = h[j], h[i]
-	h[i].idx = int32(i)
-	h[j].idx = int32(j)
+	h[i].d.idx = int32(i)
+	h[j].d.idx = int32(j)
 }
-func (h *dueHeap) Push(x any) {
-	d := x.(*memDelivery)
-	d.idx = int32(len(*h))
-	*h = append(*h, d)
+
+// dueHeap is 4-ary: a node's four children are 64 contiguous bytes, one
+// cache line, and the tree is half as deep as a binary one.
+func (h dueHeap) up(j int) {
+	for j > 0 {
+		i := (j - 1) / 4
+		if h[i].key <= h[j].key {
+			break
+		}
+		h.swap(i, j)
+		j = i
+	}
 }
-func (h *dueHeap) Pop() any {
+
+func (h dueHeap) down(i int) bool {
+	i0, n := i, len(h)
+	for {
+		first := 4*i + 1
+		if first >= n {
+			break
+		}
+		j := first
+		for c := first + 1; c < first+4 && c < n; c++ {
+			if h[c].key < h[j].key {
+				j = c
+			}
+		}
+		if h[i].key <= h[j].key {
+			break
+		}
+		h.swap(i, j)
+		i = j
+	}
+	return i > i0
+}
+
+func (h dueHeap) fix(i int) {
+	if !h.down(i) {
+		h.up(i)
+	}
+}
+
+func (h *dueHeap) push(e dueEntry) {
+	e.d.idx = int32(len(*h))
+	*h = append(*h, e)
+	h.up(len(*h) - 1)
+}
+
+func (h *dueHeap) remove(i int) {
 	old := *h
-	d := old[len(old)-1]
-	old[len(old)-1] = nil
-	*h = old[:len(old)-1]
+	n := len(old) - 1
+	d := old[i].d
+	if i != n {
+		old.swap(i, n)
+	}
+	old[n] = dueEntry{}
+	*h = old[:n]
+	if i != n {
+		h.fix(i)
+	}
 	d.idx = -1
-	return d
 }
 
-// queueHeap orders endpoint queues by their earliest key.
-type queueHeap []*memQueue
+// queueEntry is an endpoint queue in the queue heap, keyed by its earliest
+// delivery.
+type queueEntry struct {
+	key int64
+	q   *memQueue
+}
 
-func (h queueHeap) Len() int           { return len(h) }
-func (h queueHeap) Less(i, j int) bool { return h[i].h[0].key() < h[j].h[0].key() }
-func (h queueHeap) Swap(i, j int) {
+// queueHeap is a min-heap of endpoint queues; each queue knows its index.
+type queueHeap []queueEntry
+
+func (h queueHeap) swap(i, j int) {
 	h[i], h[j] = h[j], h[i]
-	h[i].idx = int32(i)
-	h[j].idx = int32(j)
+	h[i].q.idx = int32(i)
+	h[j].q.idx = int32(j)
 }
-func (h *queueHeap) Push(x any) {
-	q := x.(*memQueue)
-	q.idx = int32(len(*h))
-	*h = append(*h, q)
+
+func (h queueHeap) up(j int) {
+	for j > 0 {
+		i := (j - 1) / 2
+		if h[i].key <= h[j].key {
+			break
+		}
+		h.swap(i, j)
+		j = i
+	}
 }
-func (h *queueHeap) Pop() any {
+
+func (h queueHeap) down(i int) bool {
+	i0, n := i, len(h)
+	for {
+		l := 2*i + 1
+		if l >= n {
+			break
+		}
+		j := l
+		if r := l + 1; r < n && h[r].key < h[l].key {
+			j = r
+		}
+		if h[i].key <= h[j].key {
+			break
+		}
+		h.swap(i, j)
+		i = j
+	}
+	return i > i0
+}
+
+func (h queueHeap) fix(i int) {
+	if !h.down(i) {
+		h.up(i)
+	}
+}
+
+func (h *queueHeap) push(e queueEntry) {
+	e.q.idx = int32(len(*h))
+	*h = append(*h, e)
+	h.up(len(*h) - 1)
+}
+
+func (h *queueHeap) remove(i int) {
 	old := *h
-	q := old[len(old)-1]
-	old[len(old)-1] = nil
-	*h = old[:len(old)-1]
+	n := len(old) - 1
+	q := old[i].q
+	if i != n {
+		old.swap(i, n)
+	}
+	old[n] = queueEntry{}
+	*h = old[:n]
+	if i != n {
+		h.fix(i)
+	}
 	q.idx = -1
-	return q
 }
