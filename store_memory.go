@@ -1,7 +1,7 @@
 package webhook
 
 import (
-		"context"
+	"context"
 	"fmt"
 	"slices"
 	"strconv"

@@ -1,5 +1,5 @@
 //go:build !race
 
-package webhook_test
+package storetest
 
 const raceEnabled = false
