@@ -62,8 +62,9 @@ type Options struct {
 	// ReadOnly refuses every state-changing request with 403, whatever the
 	// request's permissions. Defaults to false.
 	ReadOnly bool
-	// DisableSecretReveal turns off GET /api/endpoints/{id}/secret (403)
-	// and leaves secrets out of create and rotate answers. Defaults to
+	// DisableSecretReveal turns off GET /api/endpoints/{id}/secret and
+	// rotate-secret (403) and leaves the secret out of create answers, so
+	// secrets never leave the server through this handler. Defaults to
 	// false.
 	DisableSecretReveal bool
 	// Title is the page's title. Defaults to "Webhooks".

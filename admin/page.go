@@ -53,7 +53,7 @@ func basePath(r *http.Request) string {
 func (h *handler) servePage(w http.ResponseWriter, r *http.Request, s scope) error {
 	var nb [18]byte
 	_, _ = rand.Read(nb[:])
-	nonce := base64.StdEncoding.EncodeToString(nb[:])
+	nonce := base64.RawURLEncoding.EncodeToString(nb[:])
 	fa := "'none'"
 	if len(h.o.FrameAncestors) > 0 {
 		fa = strings.Join(h.o.FrameAncestors, " ")

@@ -1,6 +1,6 @@
 // hookline admin page. Plain JavaScript, no build step. Everything a user or
 // a receiver supplied is put in the page as text (textContent, text nodes,
-// input values), never parsed as HTML: this file has no innerHTML.
+// input values), never parsed as HTML: no HTML-parsing DOM API is used.
 "use strict";
 
 (function () {

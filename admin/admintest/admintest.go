@@ -1,0 +1,575 @@
+// Package admintest is the admin handler's API test suite, exported so every
+// Store runs it: the memory store in the core module, pgstore in its own.
+//
+//	func TestAdminAPI(t *testing.T) {
+//		admintest.Run(t, func(t *testing.T, cfg webhook.Config) *webhook.Dispatcher {
+//			cfg.Store = newStore(t) // a fresh, empty store
+//			d, err := webhook.New(cfg)
+//			require.NoError(t, err)
+//			return d
+//		})
+//	}
+package admintest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/hookline/webhook"
+	"github.com/hookline/webhook/admin"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// NewDispatcher builds a Dispatcher from cfg over a fresh, empty store of
+// the kind under test (it sets cfg.Store and calls webhook.New). The suite
+// starts it and shuts it down.
+type NewDispatcher func(t *testing.T, cfg webhook.Config) *webhook.Dispatcher
+
+// tenantHeader is how the suite's portal-mode handler learns the tenant.
+const tenantHeader = "X-Test-Tenant"
+
+// env is one dispatcher, one failing-on-demand receiver and two handlers
+// over them: operator mode and portal mode (tenant from a header).
+type env struct {
+	t        *testing.T
+	d        *webhook.Dispatcher
+	operator http.Handler
+	portal   http.Handler
+	recvURL  string
+	status   atomic.Int32 // what the receiver answers
+	hits     atomic.Int32
+}
+
+func newEnv(t *testing.T, nd NewDispatcher) *env {
+	e := &env{t: t}
+	e.status.Store(http.StatusInternalServerError)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		e.hits.Add(1)
+		_, _ = io.Copy(io.Discard, r.Body)
+		w.WriteHeader(int(e.status.Load()))
+		_, _ = io.WriteString(w, `<img src=x onerror="alert(1)">`)
+	}))
+	t.Cleanup(srv.Close)
+	e.recvURL = srv.URL + "/hook"
+	e.d = nd(t, webhook.Config{
+		AllowHTTP: true, AllowPrivateNetworks: true,
+		Retry:        webhook.RetryPolicy{MaxAttempts: 1},
+		PollInterval: 20 * time.Millisecond, AttemptTimeout: 5 * time.Second,
+	})
+	require.NoError(t, e.d.Start(context.Background()))
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		assert.NoError(t, e.d.Shutdown(ctx))
+	})
+	catalog := []admin.EventType{
+		{Name: "invoice.paid", Description: "An invoice was paid.", Example: json.RawMessage(`{"invoice_id":"in_1"}`)},
+		{Name: "invoice.voided", Description: "An invoice was voided."},
+	}
+	var err error
+	e.operator, err = admin.New(e.d, &admin.Options{EventTypes: catalog})
+	require.NoError(t, err)
+	e.portal, err = admin.New(e.d, &admin.Options{EventTypes: catalog, Tenant: func(r *http.Request) (string, error) {
+		if v := r.Header.Get(tenantHeader); v != "" {
+			return v, nil
+		}
+		return "", fmt.Errorf("no tenant")
+	}})
+	require.NoError(t, err)
+	return e
+}
+
+// resp is a handler's answer.
+type resp struct {
+	Status int
+	Header http.Header
+	Body   []byte
+}
+
+// JSON decodes the body into a generic map.
+func (r resp) obj(t *testing.T) map[string]any {
+	t.Helper()
+	var m map[string]any
+	require.NoError(t, json.Unmarshal(r.Body, &m), "body: %s", r.Body)
+	return m
+}
+
+func (r resp) list(t *testing.T) []map[string]any {
+	t.Helper()
+	var l struct {
+		Data       []map[string]any `json:"data"`
+		NextCursor *string          `json:"next_cursor"`
+	}
+	require.NoError(t, json.Unmarshal(r.Body, &l), "body: %s", r.Body)
+	require.NotNil(t, l.Data, "a list answer has data: %s", r.Body)
+	require.NotNil(t, l.NextCursor, "a list answer has next_cursor: %s", r.Body)
+	return l.Data
+}
+
+// call sends one request to h; body is JSON-encoded unless it is a string
+// (sent as is) or nil.
+func call(t *testing.T, h http.Handler, method, path string, body any, hdr ...string) resp {
+	t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = strings.NewReader(b)
+	default:
+		j, err := json.Marshal(b)
+		require.NoError(t, err)
+		rd = bytes.NewReader(j)
+	}
+	req := httptest.NewRequest(method, "http://admin.test"+path, rd)
+	if rd != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	return resp{Status: rec.Code, Header: rec.Header(), Body: rec.Body.Bytes()}
+}
+
+// createEndpoint creates an endpoint through the API and returns its ID.
+func (e *env) createEndpoint(t *testing.T, h http.Handler, body map[string]any, hdr ...string) string {
+	t.Helper()
+	if _, ok := body["url"]; !ok {
+		body["url"] = e.recvURL
+	}
+	r := call(t, h, "POST", "/api/endpoints", body, hdr...)
+	require.Equal(t, http.StatusCreated, r.Status, "%s", r.Body)
+	return r.obj(t)["id"].(string)
+}
+
+// waitDelivery polls GET /api/deliveries/{id} until cond holds.
+func waitDelivery(t *testing.T, h http.Handler, id string, cond func(map[string]any) bool, hdr ...string) map[string]any {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		r := call(t, h, "GET", "/api/deliveries/"+id, nil, hdr...)
+		require.Equal(t, http.StatusOK, r.Status, "%s", r.Body)
+		m := r.obj(t)
+		if cond(m) {
+			return m
+		}
+		if time.Now().After(deadline) {
+			require.FailNow(t, "delivery did not reach the expected state", "%s", r.Body)
+		}
+		time.Sleep(10 * time.Millisecond) // polling for a state, not waiting out a retry delay
+	}
+}
+
+func finished(m map[string]any) bool { return m["state"] != "pending" }
+
+// publish publishes one event for tenant and returns the message ID and the
+// ID of its delivery to endpointID (waiting until that delivery finished).
+func (e *env) publish(t *testing.T, h http.Handler, tenant, endpointID string, hdr ...string) (msgID, dlvID string) {
+	t.Helper()
+	m, err := e.d.Publish(context.Background(), webhook.RawEvent{Type: "invoice.paid", Data: json.RawMessage(`{"invoice_id":"in_1"}`)}, &webhook.PublishOpts{Tenant: tenant})
+	require.NoError(t, err)
+	r := call(t, h, "GET", "/api/deliveries?message_id="+m.ID+"&endpoint_id="+endpointID, nil, hdr...)
+	require.Equal(t, http.StatusOK, r.Status, "%s", r.Body)
+	l := r.list(t)
+	require.Len(t, l, 1)
+	id := l[0]["id"].(string)
+	waitDelivery(t, h, id, finished, hdr...)
+	return m.ID, id
+}
+
+// Run runs the API suite against the Store behind nd.
+func Run(t *testing.T, nd NewDispatcher) {
+	t.Run("Endpoints", func(t *testing.T) { testEndpoints(t, nd) })
+	t.Run("Deliveries", func(t *testing.T) { testDeliveries(t, nd) })
+	t.Run("TenantIsolation", func(t *testing.T) { testTenantIsolation(t, nd) })
+	t.Run("CrossOrigin", func(t *testing.T) { testCrossOrigin(t, nd) })
+	t.Run("BadInput", func(t *testing.T) { testBadInput(t, nd) })
+}
+
+func testEndpoints(t *testing.T, nd NewDispatcher) {
+	e := newEnv(t, nd)
+	h := e.operator
+
+	r := call(t, h, "POST", "/api/endpoints", map[string]any{
+		"url": e.recvURL, "description": "orders", "event_types": []string{"invoice.paid"}, "tenant": "acme",
+	})
+	require.Equal(t, http.StatusCreated, r.Status, "%s", r.Body)
+	created := r.obj(t)
+	id := created["id"].(string)
+	secret, _ := created["secret"].(string)
+	assert.True(t, strings.HasPrefix(secret, "whsec_"), "the create answer carries the secret")
+	assert.Equal(t, "acme", created["tenant"], "operators choose the tenant")
+	assert.Equal(t, "api/endpoints/"+id, r.Header.Get("Location"))
+
+	r = call(t, h, "GET", "/api/endpoints/"+id, nil)
+	require.Equal(t, http.StatusOK, r.Status)
+	got := r.obj(t)
+	for _, k := range []string{"id", "tenant", "url", "description", "event_types", "disabled"} {
+		assert.Contains(t, got, k)
+	}
+	assert.NotContains(t, string(r.Body), secret, "GET never shows the secret")
+	assert.NotContains(t, got, "secret")
+
+	// A second endpoint, then a paged list.
+	id2 := e.createEndpoint(t, h, map[string]any{"tenant": "globex"})
+	r = call(t, h, "GET", "/api/endpoints?limit=1", nil)
+	require.Equal(t, http.StatusOK, r.Status)
+	page1 := r.list(t)
+	require.Len(t, page1, 1)
+	assert.NotContains(t, string(r.Body), secret, "lists never show a secret")
+	next := r.obj(t)["next_cursor"].(string)
+	require.NotEmpty(t, next)
+	r = call(t, h, "GET", "/api/endpoints?limit=1&cursor="+url.QueryEscape(next), nil)
+	page2 := r.list(t)
+	require.Len(t, page2, 1)
+	assert.ElementsMatch(t, []string{id, id2}, []string{page1[0]["id"].(string), page2[0]["id"].(string)})
+	r = call(t, h, "GET", "/api/endpoints?tenant=globex", nil)
+	l := r.list(t)
+	require.Len(t, l, 1)
+	assert.Equal(t, id2, l[0]["id"])
+
+	// PATCH changes only what it names.
+	r = call(t, h, "PATCH", "/api/endpoints/"+id, map[string]any{"description": "orders v2"})
+	require.Equal(t, http.StatusOK, r.Status, "%s", r.Body)
+	assert.Equal(t, "orders v2", r.obj(t)["description"])
+	assert.Equal(t, []any{"invoice.paid"}, r.obj(t)["event_types"])
+	r = call(t, h, "PATCH", "/api/endpoints/"+id, map[string]any{"url": "ftp://nope"})
+	assert.Equal(t, http.StatusBadRequest, r.Status)
+	assert.Contains(t, r.obj(t)["error"], "url")
+
+	// Disable with a reason, enable again.
+	r = call(t, h, "POST", "/api/endpoints/"+id+"/disable", map[string]any{"reason": "maintenance"})
+	require.Equal(t, http.StatusOK, r.Status, "%s", r.Body)
+	assert.Equal(t, true, r.obj(t)["disabled"])
+	assert.Equal(t, "maintenance", r.obj(t)["disabled_reason"])
+	r = call(t, h, "POST", "/api/endpoints/"+id+"/enable", nil)
+	require.Equal(t, http.StatusOK, r.Status, "%s", r.Body)
+	assert.Equal(t, false, r.obj(t)["disabled"])
+
+	// Secrets: reveal, rotate (new one, old kept for the overlap).
+	r = call(t, h, "GET", "/api/endpoints/"+id+"/secret", nil)
+	require.Equal(t, http.StatusOK, r.Status)
+	assert.Equal(t, secret, r.obj(t)["secret"])
+	r = call(t, h, "POST", "/api/endpoints/"+id+"/rotate-secret", map[string]any{"overlap_seconds": 3600})
+	require.Equal(t, http.StatusOK, r.Status, "%s", r.Body)
+	rot := r.obj(t)
+	assert.NotEqual(t, secret, rot["secret"])
+	assert.NotEmpty(t, rot["previous_secret_expires_at"])
+	ep, err := e.d.GetEndpoint(context.Background(), id)
+	require.NoError(t, err)
+	assert.Equal(t, rot["secret"], ep.Secret)
+	assert.Equal(t, secret, ep.PreviousSecret)
+
+	// A duplicate ID is a conflict.
+	r = call(t, h, "POST", "/api/endpoints", map[string]any{"id": id, "url": e.recvURL})
+	assert.Equal(t, http.StatusConflict, r.Status, "%s", r.Body)
+
+	// Send a test event: the answer is the attempt made.
+	e.status.Store(http.StatusOK)
+	r = call(t, h, "POST", "/api/endpoints/"+id+"/test", nil)
+	require.Equal(t, http.StatusOK, r.Status, "%s", r.Body)
+	a := r.obj(t)
+	assert.EqualValues(t, 200, a["status_code"])
+	assert.EqualValues(t, 1, a["number"])
+	for _, k := range []string{"number", "status_code", "duration_ms", "response"} {
+		assert.Contains(t, a, k)
+	}
+
+	// Event catalog.
+	r = call(t, h, "GET", "/api/event-types", nil)
+	require.Equal(t, http.StatusOK, r.Status)
+	cat := r.list(t)
+	require.Len(t, cat, 2)
+	assert.Equal(t, "invoice.paid", cat[0]["name"])
+	assert.Equal(t, map[string]any{"invoice_id": "in_1"}, cat[0]["example"])
+
+	// Delete: gone afterwards.
+	r = call(t, h, "DELETE", "/api/endpoints/"+id, nil)
+	assert.Equal(t, http.StatusNoContent, r.Status)
+	r = call(t, h, "GET", "/api/endpoints/"+id, nil)
+	assert.Equal(t, http.StatusNotFound, r.Status)
+	assert.Equal(t, "not found", r.obj(t)["error"])
+}
+
+func testDeliveries(t *testing.T, nd NewDispatcher) {
+	e := newEnv(t, nd)
+	h := e.operator
+	start := time.Now().UTC().Add(-time.Second)
+	epID := e.createEndpoint(t, h, map[string]any{"tenant": "acme", "event_types": []string{"invoice.*"}})
+
+	// The receiver fails: with one attempt allowed the delivery fails.
+	msgID, dlvID := e.publish(t, h, "acme", epID)
+	d := waitDelivery(t, h, dlvID, finished)
+	assert.Equal(t, "failed", d["state"])
+	assert.EqualValues(t, 1, d["attempts"])
+	for _, k := range []string{"id", "message_id", "endpoint_id", "state", "attempts", "next_attempt_at"} {
+		assert.Contains(t, d, k)
+	}
+	log := d["attempt_log"].([]any)
+	require.Len(t, log, 1)
+	a := log[0].(map[string]any)
+	assert.EqualValues(t, 500, a["status_code"])
+	assert.EqualValues(t, 1, a["number"])
+	assert.Equal(t, `<img src=x onerror="alert(1)">`, a["response"])
+	assert.NotEmpty(t, a["error"])
+	assert.Contains(t, a["request_headers"], "Webhook-Signature")
+	assert.Equal(t, msgID, d["message"].(map[string]any)["id"])
+
+	// Filters.
+	for _, q := range []string{"endpoint_id=" + epID, "message_id=" + msgID, "state=failed", "endpoint_id=" + epID + "&state=failed", "tenant=acme", "since=" + url.QueryEscape(start.Format(time.RFC3339Nano))} {
+		r := call(t, h, "GET", "/api/deliveries?"+q, nil)
+		require.Equal(t, http.StatusOK, r.Status, "%s: %s", q, r.Body)
+		l := r.list(t)
+		require.Len(t, l, 1, q)
+		assert.Equal(t, dlvID, l[0]["id"], q)
+	}
+	for _, q := range []string{"state=succeeded", "tenant=globex", "message_id=msg_nope"} {
+		r := call(t, h, "GET", "/api/deliveries?"+q, nil)
+		require.Equal(t, http.StatusOK, r.Status, "%s", r.Body)
+		assert.Empty(t, r.list(t), q)
+	}
+
+	// Message lookup shows where it went.
+	r := call(t, h, "GET", "/api/messages/"+msgID, nil)
+	require.Equal(t, http.StatusOK, r.Status, "%s", r.Body)
+	m := r.obj(t)
+	assert.Equal(t, "invoice.paid", m["event_type"])
+	require.Len(t, m["deliveries"], 1)
+	assert.Equal(t, dlvID, m["deliveries"].([]any)[0].(map[string]any)["id"])
+	assert.Contains(t, m["payload"], "data")
+	r = call(t, h, "GET", "/api/messages/msg_unknown", nil)
+	assert.Equal(t, http.StatusNotFound, r.Status)
+
+	// Stats: one failed delivery, one failed attempt.
+	r = call(t, h, "GET", "/api/stats?endpoint_id="+epID, nil)
+	require.Equal(t, http.StatusOK, r.Status, "%s", r.Body)
+	st := r.obj(t)
+	assert.EqualValues(t, 1, st["counts"].(map[string]any)["failed"])
+	assert.EqualValues(t, 1, st["attempts"])
+	assert.EqualValues(t, 0, st["success_rate"])
+	assert.Contains(t, st, "latency_p50_ms")
+	assert.Contains(t, st, "latency_p95_ms")
+
+	// Redeliver once the receiver is back: a second attempt, succeeded.
+	e.status.Store(http.StatusNoContent)
+	r = call(t, h, "POST", "/api/deliveries/"+dlvID+"/redeliver", nil)
+	require.Equal(t, http.StatusAccepted, r.Status, "%s", r.Body)
+	d = waitDelivery(t, h, dlvID, func(m map[string]any) bool { return m["state"] == "succeeded" })
+	assert.EqualValues(t, 2, d["attempts"])
+	log = d["attempt_log"].([]any)
+	require.Len(t, log, 2)
+	assert.EqualValues(t, 2, log[1].(map[string]any)["number"])
+	assert.EqualValues(t, 204, log[1].(map[string]any)["status_code"])
+	r = call(t, h, "GET", "/api/stats?endpoint_id="+epID, nil)
+	st = r.obj(t)
+	assert.EqualValues(t, 2, st["attempts"])
+	assert.EqualValues(t, 0.5, st["success_rate"])
+
+	// Recover: failed deliveries since a time come due again.
+	e.status.Store(http.StatusBadGateway)
+	_, d2 := e.publish(t, h, "acme", epID)
+	_, d3 := e.publish(t, h, "acme", epID)
+	e.status.Store(http.StatusOK)
+	r = call(t, h, "POST", "/api/endpoints/"+epID+"/recover", map[string]any{"since": start.Format(time.RFC3339Nano)})
+	require.Equal(t, http.StatusOK, r.Status, "%s", r.Body)
+	assert.EqualValues(t, 2, r.obj(t)["requeued"])
+	for _, id := range []string{d2, d3} {
+		waitDelivery(t, h, id, func(m map[string]any) bool { return m["state"] == "succeeded" })
+	}
+	r = call(t, h, "POST", "/api/endpoints/"+epID+"/recover", map[string]any{"since": time.Now().Add(time.Hour).Format(time.RFC3339)})
+	require.Equal(t, http.StatusOK, r.Status)
+	assert.EqualValues(t, 0, r.obj(t)["requeued"])
+}
+
+func testBadInput(t *testing.T, nd NewDispatcher) {
+	e := newEnv(t, nd)
+	h := e.operator
+	epID := e.createEndpoint(t, h, map[string]any{})
+	cases := []struct {
+		name, method, path string
+		body               any
+		status             int
+		mention            string
+	}{
+		{"malformed JSON", "POST", "/api/endpoints", `{"url":`, 400, "JSON"},
+		{"not an object", "POST", "/api/endpoints", `[1,2]`, 400, "JSON"},
+		{"two values", "POST", "/api/endpoints", `{"url":"http://127.0.0.1/"} {}`, 400, "more than one"},
+		{"unknown field", "POST", "/api/endpoints", `{"url":"http://127.0.0.1/","colour":"red"}`, 400, "colour"},
+		{"empty body", "POST", "/api/endpoints", ``, 400, "JSON"},
+		{"missing url", "POST", "/api/endpoints", map[string]any{"description": "x"}, 400, "url"},
+		{"bad event type", "POST", "/api/endpoints", map[string]any{"url": e.recvURL, "event_types": []string{"bad type!"}}, 400, "event types"},
+		{"body too large", "POST", "/api/endpoints", `{"description":"` + strings.Repeat("x", 70<<10) + `"}`, 413, "larger"},
+		{"patch malformed", "PATCH", "/api/endpoints/" + epID, `{`, 400, "JSON"},
+		{"patch unknown", "PATCH", "/api/endpoints/" + epID, `{"tenant":"other"}`, 400, "tenant"},
+		{"recover no since", "POST", "/api/endpoints/" + epID + "/recover", `{}`, 400, "since"},
+		{"recover bad since", "POST", "/api/endpoints/" + epID + "/recover", `{"since":"yesterday"}`, 400, "RFC 3339"},
+		{"rotate negative overlap", "POST", "/api/endpoints/" + epID + "/rotate-secret", `{"overlap_seconds":-1}`, 400, "overlap"},
+		{"bad state filter", "GET", "/api/deliveries?state=lost", nil, 400, "state"},
+		{"bad limit", "GET", "/api/endpoints?limit=0", nil, 400, "limit"},
+		{"bad since filter", "GET", "/api/stats?since=soon", nil, 400, "since"},
+		{"unknown endpoint", "GET", "/api/endpoints/ep_missing", nil, 404, "not found"},
+		{"unknown delivery", "POST", "/api/deliveries/dlv_missing/redeliver", nil, 404, "not found"},
+		{"stats unknown endpoint", "GET", "/api/stats?endpoint_id=ep_missing", nil, 404, "not found"},
+	}
+	for _, c := range cases {
+		r := call(t, h, c.method, c.path, c.body)
+		assert.Equal(t, c.status, r.Status, "%s: %s", c.name, r.Body)
+		var m map[string]string
+		if assert.NoError(t, json.Unmarshal(r.Body, &m), c.name) {
+			assert.Contains(t, m["error"], c.mention, c.name)
+		}
+	}
+	// Nothing of the bad input was stored.
+	l := call(t, h, "GET", "/api/endpoints", nil).list(t)
+	assert.Len(t, l, 1)
+}
+
+func testCrossOrigin(t *testing.T, nd NewDispatcher) {
+	e := newEnv(t, nd)
+	h := e.operator
+	epID := e.createEndpoint(t, h, map[string]any{"description": "before"})
+	refused := []struct {
+		name string
+		hdr  []string
+	}{
+		{"Sec-Fetch-Site cross-site", []string{"Sec-Fetch-Site", "cross-site"}},
+		{"Sec-Fetch-Site same-site", []string{"Sec-Fetch-Site", "same-site"}},
+		{"foreign Origin", []string{"Origin", "https://evil.example"}},
+	}
+	for _, c := range refused {
+		r := call(t, h, "POST", "/api/endpoints", map[string]any{"url": e.recvURL}, c.hdr...)
+		assert.Equal(t, http.StatusForbidden, r.Status, c.name)
+		r = call(t, h, "PATCH", "/api/endpoints/"+epID, map[string]any{"description": "after"}, c.hdr...)
+		assert.Equal(t, http.StatusForbidden, r.Status, c.name)
+		r = call(t, h, "DELETE", "/api/endpoints/"+epID, nil, c.hdr...)
+		assert.Equal(t, http.StatusForbidden, r.Status, c.name)
+		// Reading cross-origin is not a state change (the browser's
+		// same-origin policy keeps the answer from the other site).
+		r = call(t, h, "GET", "/api/endpoints", nil, c.hdr...)
+		assert.Equal(t, http.StatusOK, r.Status, c.name)
+	}
+	l := call(t, h, "GET", "/api/endpoints", nil).list(t)
+	require.Len(t, l, 1, "nothing was created or deleted")
+	assert.Equal(t, "before", l[0]["description"], "nothing was changed")
+
+	r := call(t, h, "POST", "/api/endpoints", map[string]any{"url": e.recvURL}, "Sec-Fetch-Site", "same-origin")
+	assert.Equal(t, http.StatusCreated, r.Status, "same-origin requests pass")
+	r = call(t, h, "PATCH", "/api/endpoints/"+epID, map[string]any{"description": "after"}, "Origin", "http://admin.test")
+	assert.Equal(t, http.StatusOK, r.Status, "an Origin matching the Host passes: %s", r.Body)
+}
+
+// testTenantIsolation runs every API route of the OpenAPI document (which a
+// test in package admin holds equal to the routing table) as tenant B with
+// tenant A's IDs.
+func testTenantIsolation(t *testing.T, nd NewDispatcher) {
+	e := newEnv(t, nd)
+	h := e.portal
+	asA := []string{tenantHeader, "tenant-a"}
+	asB := []string{tenantHeader, "tenant-b"}
+
+	// A create ignores the tenant in the body.
+	epA := e.createEndpoint(t, h, map[string]any{"tenant": "tenant-b", "description": "A's"}, asA...)
+	r := call(t, h, "GET", "/api/endpoints/"+epA, nil, asA...)
+	require.Equal(t, http.StatusOK, r.Status)
+	assert.Equal(t, "tenant-a", r.obj(t)["tenant"], "a portal create ignores the body's tenant")
+	epB := e.createEndpoint(t, h, map[string]any{"description": "B's"}, asB...)
+	msgA, dlvA := e.publish(t, h, "tenant-a", epA, asA...)
+	_, dlvB := e.publish(t, h, "tenant-b", epB, asB...)
+
+	// Without a tenant: 401 everywhere.
+	r = call(t, h, "GET", "/api/endpoints", nil)
+	assert.Equal(t, http.StatusUnauthorized, r.Status)
+	assert.Contains(t, r.obj(t), "error")
+	r = call(t, h, "GET", "/", nil)
+	assert.Equal(t, http.StatusUnauthorized, r.Status)
+
+	var doc struct {
+		Paths map[string]map[string]json.RawMessage `json:"paths"`
+	}
+	require.NoError(t, json.Unmarshal(admin.OpenAPI(), &doc))
+	checked := 0
+	for path, ops := range doc.Paths {
+		if !strings.Contains(path, "{id}") {
+			continue
+		}
+		var id string
+		switch {
+		case strings.HasPrefix(path, "/api/endpoints/"):
+			id = epA
+		case strings.HasPrefix(path, "/api/deliveries/"):
+			id = dlvA
+		case strings.HasPrefix(path, "/api/messages/"):
+			id = msgA
+		default:
+			t.Fatalf("no ID of tenant A for %s: extend this test", path)
+		}
+		for method := range ops {
+			if method == "parameters" {
+				continue
+			}
+			m := strings.ToUpper(method)
+			var body any
+			switch {
+			case m == "PATCH":
+				body = map[string]any{"description": "hijacked"}
+			case strings.HasSuffix(path, "/recover"):
+				body = map[string]any{"since": "2000-01-01T00:00:00Z"}
+			case strings.HasSuffix(path, "/disable"):
+				body = map[string]any{"reason": "hijacked"}
+			}
+			p := strings.Replace(path, "{id}", id, 1)
+			r := call(t, h, m, p, body, asB...)
+			assert.Equal(t, http.StatusNotFound, r.Status, "%s %s as another tenant: %s", m, p, r.Body)
+			assert.NotContains(t, string(r.Body), "tenant-a", "%s %s", m, p)
+			checked++
+		}
+	}
+	assert.Equal(t, 12, checked, "every {id} route was tried")
+
+	// Nothing of A's changed or was sent.
+	ep, err := e.d.GetEndpoint(context.Background(), epA)
+	require.NoError(t, err)
+	assert.Equal(t, "A's", ep.Description)
+	assert.False(t, ep.Disabled)
+	del, err := e.d.GetDelivery(context.Background(), dlvA)
+	require.NoError(t, err)
+	assert.Equal(t, 1, del.Attempts, "no redelivery or recovery of A's delivery")
+
+	// Lists and stats show B only; filters naming A's objects reveal nothing.
+	l := call(t, h, "GET", "/api/endpoints", nil, asB...).list(t)
+	require.Len(t, l, 1)
+	assert.Equal(t, epB, l[0]["id"])
+	l = call(t, h, "GET", "/api/endpoints?tenant=tenant-a", nil, asB...).list(t)
+	require.Len(t, l, 1, "the tenant filter is for operators only")
+	assert.Equal(t, epB, l[0]["id"])
+	l = call(t, h, "GET", "/api/deliveries", nil, asB...).list(t)
+	require.Len(t, l, 1)
+	assert.Equal(t, dlvB, l[0]["id"])
+	l = call(t, h, "GET", "/api/deliveries?message_id="+msgA, nil, asB...).list(t)
+	assert.Empty(t, l)
+	r = call(t, h, "GET", "/api/deliveries?endpoint_id="+epA, nil, asB...)
+	assert.Equal(t, http.StatusNotFound, r.Status)
+	r = call(t, h, "GET", "/api/stats?endpoint_id="+epA, nil, asB...)
+	assert.Equal(t, http.StatusNotFound, r.Status)
+	r = call(t, h, "GET", "/api/stats?tenant=tenant-a", nil, asB...)
+	require.Equal(t, http.StatusOK, r.Status)
+	st := r.obj(t)
+	counts := st["counts"].(map[string]any)
+	assert.EqualValues(t, 1, counts["pending"].(float64)+counts["succeeded"].(float64)+counts["failed"].(float64), "B's stats count B's one delivery")
+
+	// The operator sees both.
+	l = call(t, e.operator, "GET", "/api/endpoints", nil).list(t)
+	assert.Len(t, l, 2)
+}
