@@ -1,0 +1,211 @@
+// Command admin shows the admin and customer-portal handler in a host app:
+// the operator view at /admin/ behind basic auth, the customer portal at
+// /portal/ opened through a signed link, a demo receiver that fails now and
+// then, and a publisher sending events for two tenants.
+//
+//	go run ./examples/admin                  # until Ctrl-C
+//	go run ./examples/admin -demo-seconds 5  # a short run that exits
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	mrand "math/rand/v2"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	webhook "github.com/hookline/webhook"
+	"github.com/hookline/webhook/admin"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout, nil); err != nil {
+		fmt.Fprintln(os.Stderr, "error:", err)
+		os.Exit(1)
+	}
+}
+
+// catalog is the event catalog the page shows and the form offers.
+var catalog = []admin.EventType{
+	{Name: "invoice.paid", Description: "An invoice was paid in full.", Example: json.RawMessage(`{"invoice_id":"in_123","amount":4200,"currency":"EUR"}`)},
+	{Name: "invoice.voided", Description: "An invoice was voided before payment.", Example: json.RawMessage(`{"invoice_id":"in_123"}`)},
+	{Name: "customer.created", Description: "A customer signed up.", Example: json.RawMessage(`{"customer_id":"cus_42","email":"ada@example.com"}`)},
+}
+
+// run starts everything, prints the URLs and serves until ctx ends or,
+// with -demo-seconds, for that long. ready (optional) receives the
+// server's base URL, the basic-auth password and a portal link.
+func run(ctx context.Context, args []string, out io.Writer, ready func(base, password, link string)) error {
+	fs := flag.NewFlagSet("admin", flag.ContinueOnError)
+	addr := fs.String("addr", "127.0.0.1:8080", "address to listen on")
+	user := fs.String("user", "admin", "basic-auth user of the operator view")
+	password := fs.String("password", "", "basic-auth password of the operator view (default: random, printed)")
+	demoSeconds := fs.Int("demo-seconds", 0, "exit after this many seconds (0: run until interrupted)")
+	every := fs.Duration("publish-every", 2*time.Second, "how often the demo publishes an event")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *password == "" {
+		*password = randomHex(8)
+	}
+	if *demoSeconds > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, time.Duration(*demoSeconds)*time.Second)
+		defer cancel()
+	}
+
+	// A demo receiver on loopback that fails about one request in four.
+	var received atomic.Int64
+	recv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		received.Add(1)
+		if mrand.IntN(4) == 0 {
+			http.Error(w, "temporarily unavailable, try again", http.StatusServiceUnavailable)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	}), ReadHeaderTimeout: 5 * time.Second}
+	rl, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	go func() { _ = recv.Serve(rl) }()
+	defer recv.Close()
+	recvURL := "http://" + rl.Addr().String()
+
+	d, err := webhook.New(webhook.Config{
+		AllowHTTP: true, AllowPrivateNetworks: true, // the demo receiver is on loopback
+		Retry: webhook.RetryPolicy{MaxAttempts: 3},
+	})
+	if err != nil {
+		return err
+	}
+	if err := d.Start(ctx); err != nil {
+		return err
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = d.Shutdown(sctx)
+	}()
+	for _, ep := range []*webhook.Endpoint{
+		{Tenant: "acme", URL: recvURL + "/acme/orders", Description: "Order system", EventTypes: []string{"invoice.*"}},
+		{Tenant: "acme", URL: recvURL + "/acme/crm", Description: "CRM sync", EventTypes: []string{"customer.created"}},
+		{Tenant: "globex", URL: recvURL + "/globex", Description: "Everything", EventTypes: []string{"*"}},
+	} {
+		if err := d.CreateEndpoint(ctx, ep); err != nil {
+			return err
+		}
+	}
+
+	// The handler twice: operator mode behind basic auth, and the portal.
+	operator, err := admin.New(d, &admin.Options{EventTypes: catalog, Title: "Webhooks (operator)"})
+	if err != nil {
+		return err
+	}
+	key := make([]byte, 32)
+	_, _ = rand.Read(key)
+	links, err := admin.NewPortalLinks(key)
+	if err != nil {
+		return err
+	}
+	links.CookiePath = "/portal/"
+	portal, err := admin.New(d, &admin.Options{EventTypes: catalog, Portal: links, Title: "Your webhooks"})
+	if err != nil {
+		return err
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/admin/", basicAuth(*user, *password, http.StripPrefix("/admin", operator)))
+	mux.Handle("/portal/", http.StripPrefix("/portal", portal))
+	mux.Handle("/{$}", http.RedirectHandler("/admin/", http.StatusFound))
+
+	l, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(l) }()
+	base := "http://" + l.Addr().String()
+	link := links.Link(base+"/portal/", "acme", admin.PermAll, 24*time.Hour)
+	fmt.Fprintf(out, "operator view: %s/admin/  (user %q, password %q)\n", base, *user, *password)
+	fmt.Fprintf(out, "customer portal for tenant acme (valid 24 h):\n  %s\n", link)
+	fmt.Fprintf(out, "read-only portal link for tenant globex:\n  %s\n", links.Link(base+"/portal/", "globex", admin.PermReadOnly, 24*time.Hour))
+	if ready != nil {
+		ready(base, *password, link)
+	}
+
+	// Publish now and then until the end.
+	tick := time.NewTicker(*every)
+	defer tick.Stop()
+	n := 0
+	publish := func() error {
+		n++
+		tenant := []string{"acme", "globex"}[n%2]
+		var ev webhook.RawEvent
+		switch n % 3 {
+		case 0:
+			ev = webhook.RawEvent{Type: "invoice.paid", Data: json.RawMessage(fmt.Sprintf(`{"invoice_id":"in_%d","amount":%d,"currency":"EUR"}`, n, 1000+n))}
+		case 1:
+			ev = webhook.RawEvent{Type: "customer.created", Data: json.RawMessage(fmt.Sprintf(`{"customer_id":"cus_%d"}`, n))}
+		default:
+			ev = webhook.RawEvent{Type: "invoice.voided", Data: json.RawMessage(fmt.Sprintf(`{"invoice_id":"in_%d"}`, n))}
+		}
+		_, err := d.Publish(ctx, ev, &webhook.PublishOpts{Tenant: tenant})
+		return err
+	}
+	for range 3 {
+		if err := publish(); err != nil {
+			return err
+		}
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			_ = srv.Shutdown(sctx)
+			fmt.Fprintf(out, "published %d events; the receiver got %d requests\n", n, received.Load())
+			return nil
+		case err := <-serveErr:
+			return err
+		case <-tick.C:
+			if err := publish(); err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
+				return err
+			}
+		}
+	}
+}
+
+// basicAuth is the host's own authentication in front of the operator view.
+func basicAuth(user, password string, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		u, p, ok := r.BasicAuth()
+		if !ok || subtle.ConstantTimeCompare([]byte(u), []byte(user)) != 1 || subtle.ConstantTimeCompare([]byte(p), []byte(password)) != 1 {
+			w.Header().Set("WWW-Authenticate", `Basic realm="webhooks admin", charset="UTF-8"`)
+			http.Error(w, "sign in", http.StatusUnauthorized)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return strings.ToLower(hex.EncodeToString(b))
+}
