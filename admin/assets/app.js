@@ -225,7 +225,7 @@
       clear(props);
       append(props, [
         el("dt", {}, "ID"), el("dd", {}, el("code", {}, ep.id)),
-        cfg.operator ? [el("dt", {}, "Tenant"), el("dd", {}, ep.tenant)] : null,
+        cfg.operator ? [el("dt", {}, "Tenant"), el("dd", {}, ep.tenant || "—")] : null,
         el("dt", {}, "Description"), el("dd", { id: "ep-description" }, ep.description || "—"),
         el("dt", {}, "Status"), el("dd", { id: "ep-status" }, ep.disabled ? [badge("disabled"), " ", ep.disabled_reason || ""] : badge("enabled")),
         el("dt", {}, "Event types"), el("dd", {}, typesText(ep.event_types)),
