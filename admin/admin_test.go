@@ -193,9 +193,15 @@ func TestPortalLinks(t *testing.T) {
 	other := &webhook.Endpoint{URL: "http://127.0.0.1:9/other", Tenant: "globex"}
 	require.NoError(t, d.CreateEndpoint(t.Context(), other))
 
-	valid := links.Token("acme", PermAll, time.Hour)
+	token := func(p *PortalLinks, tenant string, perms Permissions, ttl time.Duration) string {
+		tok, err := p.Token(tenant, perms, ttl)
+		require.NoError(t, err)
+		return tok
+	}
+	valid := token(links, "acme", PermAll, time.Hour)
 	t.Run("valid link sets a cookie and drops the token", func(t *testing.T) {
-		link := links.Link("https://app.test/portal/endpoints/ep_1?x=1", "acme", PermSend, time.Hour)
+		link, err := links.Link("https://app.test/portal/endpoints/ep_1?x=1", "acme", PermSend, time.Hour)
+		require.NoError(t, err)
 		assert.Contains(t, link, "?x=1&token=")
 		rec := do(mux, "GET", link, "")
 		require.Equal(t, http.StatusSeeOther, rec.Code, rec.Body.String())
@@ -225,11 +231,11 @@ func TestPortalLinks(t *testing.T) {
 	enc, sig, _ := strings.Cut(valid, ".")
 	tampered := []byte(sig)
 	tampered[3] ^= 1
-	expired := links.Token("acme", PermAll, -time.Second)
+	expired := token(links, "acme", PermAll, -time.Second)
 	// A token whose payload names another tenant but keeps acme's MAC.
-	otherEnc, _, _ := strings.Cut(links.Token("globex", PermAll, time.Hour), ".")
+	otherEnc, _, _ := strings.Cut(token(links, "globex", PermAll, time.Hour), ".")
 	bad := map[string]string{
-		"forged with another key": forgedKey.Token("acme", PermAll, time.Hour),
+		"forged with another key": token(forgedKey, "acme", PermAll, time.Hour),
 		"tampered signature":      enc + "." + string(tampered),
 		"payload swapped":         otherEnc + "." + sig,
 		"expired":                 expired,
@@ -254,7 +260,7 @@ func TestPortalLinks(t *testing.T) {
 		assert.Equal(t, 401, do(mux, "POST", "/portal/api/endpoints", `{"url":"http://127.0.0.1:9/"}`).Code)
 	})
 	t.Run("expires while in use", func(t *testing.T) {
-		tok := links.Token("acme", PermAll, time.Minute)
+		tok := token(links, "acme", PermAll, time.Minute)
 		l2 := *links
 		l2.Now = func() time.Time { return now.Add(time.Minute) }
 		h2, _ := newTestHandler(t, &Options{Portal: &l2})
@@ -289,7 +295,8 @@ func TestPortalPermissions(t *testing.T) {
 		{"POST", "/api/deliveries/dlv_x/redeliver", ``, PermSend},
 	}
 	for _, perms := range []Permissions{PermReadOnly, PermSecrets, PermManage, PermSend, PermManage | PermSecrets, PermAll} {
-		tok := links.Token("acme", perms, time.Hour)
+		tok, err := links.Token("acme", perms, time.Hour)
+		require.NoError(t, err)
 		for _, op := range ops {
 			rec := do(h, op.method, op.path, op.body, "Authorization", "Bearer "+tok)
 			if perms.Has(op.need) {
@@ -307,6 +314,12 @@ func TestPortalPermissions(t *testing.T) {
 		}
 		page := do(h, "GET", "/", "", "Authorization", "Bearer "+tok).Body.String()
 		assert.Contains(t, page, `data-permissions="`+perms.String()+`"`)
+	}
+	for _, bad := range []string{"", strings.Repeat("x", 257), "a\x00b", "\xff"} {
+		_, err := links.Token(bad, PermAll, time.Hour)
+		assert.ErrorIs(t, err, webhook.ErrInvalid, "%q", bad)
+		_, err = links.Link("https://x/", bad, PermAll, time.Hour)
+		assert.ErrorIs(t, err, webhook.ErrInvalid, "%q", bad)
 	}
 	assert.Equal(t, "read", PermReadOnly.String())
 	assert.Equal(t, "secrets,manage,send", PermAll.String())

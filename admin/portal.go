@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/hookline/webhook"
 )
@@ -108,23 +109,44 @@ func (p *PortalLinks) cookieName() string {
 	return "hookline_portal"
 }
 
-// Token returns a token for tenant with perms, valid for ttl.
-func (p *PortalLinks) Token(tenant string, perms Permissions, ttl time.Duration) string {
+// Token returns a token for tenant with perms, valid for ttl. A tenant that
+// is empty, longer than 256 bytes, not UTF-8 or holding control characters
+// is an error matching webhook.ErrInvalid.
+func (p *PortalLinks) Token(tenant string, perms Permissions, ttl time.Duration) (string, error) {
+	if err := validTenant(tenant); err != nil {
+		return "", err
+	}
 	exp := p.now().Add(ttl).Unix()
 	payload := "v1|" + strconv.FormatInt(exp, 10) + "|" + strconv.Itoa(int(perms&PermAll)) + "|" + tenant
 	enc := base64.RawURLEncoding.EncodeToString([]byte(payload))
-	return enc + "." + base64.RawURLEncoding.EncodeToString(p.mac(enc))
+	return enc + "." + base64.RawURLEncoding.EncodeToString(p.mac(enc)), nil
+}
+
+func validTenant(t string) error {
+	if t == "" || len(t) > 256 || !utf8.ValidString(t) {
+		return &webhook.ValidationError{Field: "tenant", Reason: "give 1 to 256 bytes of UTF-8"}
+	}
+	for _, r := range t {
+		if r < 0x20 || r == 0x7f {
+			return &webhook.ValidationError{Field: "tenant", Reason: "holds a control character"}
+		}
+	}
+	return nil
 }
 
 // Link returns base (the portal's URL, for example
 // "https://app.example.com/portal/") with a token for tenant, perms and ttl
-// in its query.
-func (p *PortalLinks) Link(base, tenant string, perms Permissions, ttl time.Duration) string {
+// in its query; errors as Token.
+func (p *PortalLinks) Link(base, tenant string, perms Permissions, ttl time.Duration) (string, error) {
+	tok, err := p.Token(tenant, perms, ttl)
+	if err != nil {
+		return "", err
+	}
 	sep := "?"
 	if strings.Contains(base, "?") {
 		sep = "&"
 	}
-	return base + sep + TokenParam + "=" + url.QueryEscape(p.Token(tenant, perms, ttl))
+	return base + sep + TokenParam + "=" + url.QueryEscape(tok), nil
 }
 
 func (p *PortalLinks) mac(payload string) []byte {
@@ -160,7 +182,7 @@ func (p *PortalLinks) parse(tok string) (claims, error) {
 	}
 	exp, err1 := strconv.ParseInt(parts[1], 10, 64)
 	perms, err2 := strconv.Atoi(parts[2])
-	if err1 != nil || err2 != nil || perms < 0 || Permissions(perms)&^PermAll != 0 || parts[3] == "" {
+	if err1 != nil || err2 != nil || perms < 0 || Permissions(perms)&^PermAll != 0 || validTenant(parts[3]) != nil {
 		return claims{}, ErrUnauthorized
 	}
 	c := claims{tenant: parts[3], perms: Permissions(perms), expires: time.Unix(exp, 0)}

@@ -141,10 +141,17 @@ func run(ctx context.Context, args []string, out io.Writer, ready func(base, pas
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(l) }()
 	base := "http://" + l.Addr().String()
-	link := links.Link(base+"/portal/", "acme", admin.PermAll, 24*time.Hour)
+	link, err := links.Link(base+"/portal/", "acme", admin.PermAll, 24*time.Hour)
+	if err != nil {
+		return err
+	}
+	readOnly, err := links.Link(base+"/portal/", "globex", admin.PermReadOnly, 24*time.Hour)
+	if err != nil {
+		return err
+	}
 	fmt.Fprintf(out, "operator view: %s/admin/  (user %q, password %q)\n", base, *user, *password)
 	fmt.Fprintf(out, "customer portal for tenant acme (valid 24 h):\n  %s\n", link)
-	fmt.Fprintf(out, "read-only portal link for tenant globex:\n  %s\n", links.Link(base+"/portal/", "globex", admin.PermReadOnly, 24*time.Hour))
+	fmt.Fprintf(out, "read-only portal link for tenant globex:\n  %s\n", readOnly)
 	if ready != nil {
 		ready(base, *password, link)
 	}
