@@ -189,20 +189,47 @@ func (e *env) publish(t *testing.T, h http.Handler, tenant, endpointID string, h
 	return m.ID, id
 }
 
-// Run runs the API suite against the Store behind nd.
-func Run(t *testing.T, nd NewDispatcher) {
-	t.Run("Endpoints", func(t *testing.T) { testEndpoints(t, nd) })
-	t.Run("Deliveries", func(t *testing.T) { testDeliveries(t, nd) })
-	t.Run("TenantIsolation", func(t *testing.T) { testTenantIsolation(t, nd) })
-	t.Run("CrossOrigin", func(t *testing.T) { testCrossOrigin(t, nd) })
-	t.Run("BadInput", func(t *testing.T) { testBadInput(t, nd) })
+// mode is one way of calling the handler: operator mode, or portal mode
+// as tenant "acme".
+type mode struct {
+	portal bool
+	h      http.Handler
+	hdr    []string
 }
 
-func testEndpoints(t *testing.T, nd NewDispatcher) {
-	e := newEnv(t, nd)
-	h := e.operator
+func (e *env) mode(portal bool) mode {
+	if portal {
+		return mode{portal: true, h: e.portal, hdr: []string{tenantHeader, "acme"}}
+	}
+	return mode{h: e.operator}
+}
 
-	r := call(t, h, "POST", "/api/endpoints", map[string]any{
+func (m mode) call(t *testing.T, method, path string, body any, hdr ...string) resp {
+	t.Helper()
+	return call(t, m.h, method, path, body, append(append([]string(nil), m.hdr...), hdr...)...)
+}
+
+// Run runs the API suite against the Store behind nd: every route in
+// operator mode and in portal mode, then the tenant-isolation table.
+func Run(t *testing.T, nd NewDispatcher) {
+	for _, portal := range []bool{false, true} {
+		name := "Operator"
+		if portal {
+			name = "Portal"
+		}
+		t.Run(name+"/Endpoints", func(t *testing.T) { testEndpoints(t, nd, portal) })
+		t.Run(name+"/Deliveries", func(t *testing.T) { testDeliveries(t, nd, portal) })
+		t.Run(name+"/CrossOrigin", func(t *testing.T) { testCrossOrigin(t, nd, portal) })
+		t.Run(name+"/BadInput", func(t *testing.T) { testBadInput(t, nd, portal) })
+	}
+	t.Run("TenantIsolation", func(t *testing.T) { testTenantIsolation(t, nd) })
+}
+
+func testEndpoints(t *testing.T, nd NewDispatcher, portal bool) {
+	e := newEnv(t, nd)
+	m := e.mode(portal)
+
+	r := m.call(t, "POST", "/api/endpoints", map[string]any{
 		"url": e.recvURL, "description": "orders", "event_types": []string{"invoice.paid"}, "tenant": "acme",
 	})
 	require.Equal(t, http.StatusCreated, r.Status, "%s", r.Body)
@@ -210,10 +237,10 @@ func testEndpoints(t *testing.T, nd NewDispatcher) {
 	id := created["id"].(string)
 	secret, _ := created["secret"].(string)
 	assert.True(t, strings.HasPrefix(secret, "whsec_"), "the create answer carries the secret")
-	assert.Equal(t, "acme", created["tenant"], "operators choose the tenant")
+	assert.Equal(t, "acme", created["tenant"], "operators choose the tenant; a portal's is the request's")
 	assert.Equal(t, "api/endpoints/"+id, r.Header.Get("Location"))
 
-	r = call(t, h, "GET", "/api/endpoints/"+id, nil)
+	r = m.call(t, "GET", "/api/endpoints/"+id, nil)
 	require.Equal(t, http.StatusOK, r.Status)
 	got := r.obj(t)
 	for _, k := range []string{"id", "tenant", "url", "description", "event_types", "disabled"} {
@@ -223,46 +250,50 @@ func testEndpoints(t *testing.T, nd NewDispatcher) {
 	assert.NotContains(t, got, "secret")
 
 	// A second endpoint, then a paged list.
-	id2 := e.createEndpoint(t, h, map[string]any{"tenant": "globex"})
-	r = call(t, h, "GET", "/api/endpoints?limit=1", nil)
+	id2 := e.createEndpoint(t, m.h, map[string]any{"tenant": "globex"}, m.hdr...)
+	r = m.call(t, "GET", "/api/endpoints?limit=1", nil)
 	require.Equal(t, http.StatusOK, r.Status)
 	page1 := r.list(t)
 	require.Len(t, page1, 1)
 	assert.NotContains(t, string(r.Body), secret, "lists never show a secret")
 	next := r.obj(t)["next_cursor"].(string)
 	require.NotEmpty(t, next)
-	r = call(t, h, "GET", "/api/endpoints?limit=1&cursor="+url.QueryEscape(next), nil)
+	r = m.call(t, "GET", "/api/endpoints?limit=1&cursor="+url.QueryEscape(next), nil)
 	page2 := r.list(t)
 	require.Len(t, page2, 1)
 	assert.ElementsMatch(t, []string{id, id2}, []string{page1[0]["id"].(string), page2[0]["id"].(string)})
-	r = call(t, h, "GET", "/api/endpoints?tenant=globex", nil)
+	r = m.call(t, "GET", "/api/endpoints?tenant=globex", nil)
 	l := r.list(t)
-	require.Len(t, l, 1)
-	assert.Equal(t, id2, l[0]["id"])
+	if m.portal {
+		assert.Len(t, l, 2, "a portal ignores the tenant filter")
+	} else {
+		require.Len(t, l, 1)
+		assert.Equal(t, id2, l[0]["id"])
+	}
 
 	// PATCH changes only what it names.
-	r = call(t, h, "PATCH", "/api/endpoints/"+id, map[string]any{"description": "orders v2"})
+	r = m.call(t, "PATCH", "/api/endpoints/"+id, map[string]any{"description": "orders v2"})
 	require.Equal(t, http.StatusOK, r.Status, "%s", r.Body)
 	assert.Equal(t, "orders v2", r.obj(t)["description"])
 	assert.Equal(t, []any{"invoice.paid"}, r.obj(t)["event_types"])
-	r = call(t, h, "PATCH", "/api/endpoints/"+id, map[string]any{"url": "ftp://nope"})
+	r = m.call(t, "PATCH", "/api/endpoints/"+id, map[string]any{"url": "ftp://nope"})
 	assert.Equal(t, http.StatusBadRequest, r.Status)
 	assert.Contains(t, r.obj(t)["error"], "url")
 
 	// Disable with a reason, enable again.
-	r = call(t, h, "POST", "/api/endpoints/"+id+"/disable", map[string]any{"reason": "maintenance"})
+	r = m.call(t, "POST", "/api/endpoints/"+id+"/disable", map[string]any{"reason": "maintenance"})
 	require.Equal(t, http.StatusOK, r.Status, "%s", r.Body)
 	assert.Equal(t, true, r.obj(t)["disabled"])
 	assert.Equal(t, "maintenance", r.obj(t)["disabled_reason"])
-	r = call(t, h, "POST", "/api/endpoints/"+id+"/enable", nil)
+	r = m.call(t, "POST", "/api/endpoints/"+id+"/enable", nil)
 	require.Equal(t, http.StatusOK, r.Status, "%s", r.Body)
 	assert.Equal(t, false, r.obj(t)["disabled"])
 
 	// Secrets: reveal, rotate (new one, old kept for the overlap).
-	r = call(t, h, "GET", "/api/endpoints/"+id+"/secret", nil)
+	r = m.call(t, "GET", "/api/endpoints/"+id+"/secret", nil)
 	require.Equal(t, http.StatusOK, r.Status)
 	assert.Equal(t, secret, r.obj(t)["secret"])
-	r = call(t, h, "POST", "/api/endpoints/"+id+"/rotate-secret", map[string]any{"overlap_seconds": 3600})
+	r = m.call(t, "POST", "/api/endpoints/"+id+"/rotate-secret", map[string]any{"overlap_seconds": 3600})
 	require.Equal(t, http.StatusOK, r.Status, "%s", r.Body)
 	rot := r.obj(t)
 	assert.NotEqual(t, secret, rot["secret"])
@@ -273,12 +304,12 @@ func testEndpoints(t *testing.T, nd NewDispatcher) {
 	assert.Equal(t, secret, ep.PreviousSecret)
 
 	// A duplicate ID is a conflict.
-	r = call(t, h, "POST", "/api/endpoints", map[string]any{"id": id, "url": e.recvURL})
+	r = m.call(t, "POST", "/api/endpoints", map[string]any{"id": id, "url": e.recvURL})
 	assert.Equal(t, http.StatusConflict, r.Status, "%s", r.Body)
 
 	// Send a test event: the answer is the attempt made.
 	e.status.Store(http.StatusOK)
-	r = call(t, h, "POST", "/api/endpoints/"+id+"/test", nil)
+	r = m.call(t, "POST", "/api/endpoints/"+id+"/test", nil)
 	require.Equal(t, http.StatusOK, r.Status, "%s", r.Body)
 	a := r.obj(t)
 	assert.EqualValues(t, 200, a["status_code"])
@@ -288,7 +319,7 @@ func testEndpoints(t *testing.T, nd NewDispatcher) {
 	}
 
 	// Event catalog.
-	r = call(t, h, "GET", "/api/event-types", nil)
+	r = m.call(t, "GET", "/api/event-types", nil)
 	require.Equal(t, http.StatusOK, r.Status)
 	cat := r.list(t)
 	require.Len(t, cat, 2)
@@ -296,22 +327,22 @@ func testEndpoints(t *testing.T, nd NewDispatcher) {
 	assert.Equal(t, map[string]any{"invoice_id": "in_1"}, cat[0]["example"])
 
 	// Delete: gone afterwards.
-	r = call(t, h, "DELETE", "/api/endpoints/"+id, nil)
+	r = m.call(t, "DELETE", "/api/endpoints/"+id, nil)
 	assert.Equal(t, http.StatusNoContent, r.Status)
-	r = call(t, h, "GET", "/api/endpoints/"+id, nil)
+	r = m.call(t, "GET", "/api/endpoints/"+id, nil)
 	assert.Equal(t, http.StatusNotFound, r.Status)
 	assert.Equal(t, "not found", r.obj(t)["error"])
 }
 
-func testDeliveries(t *testing.T, nd NewDispatcher) {
+func testDeliveries(t *testing.T, nd NewDispatcher, portal bool) {
 	e := newEnv(t, nd)
-	h := e.operator
+	m := e.mode(portal)
 	start := time.Now().UTC().Add(-time.Second)
-	epID := e.createEndpoint(t, h, map[string]any{"tenant": "acme", "event_types": []string{"invoice.*"}})
+	epID := e.createEndpoint(t, m.h, map[string]any{"tenant": "acme", "event_types": []string{"invoice.*"}}, m.hdr...)
 
 	// The receiver fails: with one attempt allowed the delivery fails.
-	msgID, dlvID := e.publish(t, h, "acme", epID)
-	d := waitDelivery(t, h, dlvID, finished)
+	msgID, dlvID := e.publish(t, m.h, "acme", epID, m.hdr...)
+	d := waitDelivery(t, m.h, dlvID, finished, m.hdr...)
 	assert.Equal(t, "failed", d["state"])
 	assert.EqualValues(t, 1, d["attempts"])
 	for _, k := range []string{"id", "message_id", "endpoint_id", "state", "attempts", "next_attempt_at"} {
@@ -329,31 +360,35 @@ func testDeliveries(t *testing.T, nd NewDispatcher) {
 
 	// Filters.
 	for _, q := range []string{"endpoint_id=" + epID, "message_id=" + msgID, "state=failed", "endpoint_id=" + epID + "&state=failed", "tenant=acme", "since=" + url.QueryEscape(start.Format(time.RFC3339Nano))} {
-		r := call(t, h, "GET", "/api/deliveries?"+q, nil)
+		r := m.call(t, "GET", "/api/deliveries?"+q, nil)
 		require.Equal(t, http.StatusOK, r.Status, "%s: %s", q, r.Body)
 		l := r.list(t)
 		require.Len(t, l, 1, q)
 		assert.Equal(t, dlvID, l[0]["id"], q)
 	}
-	for _, q := range []string{"state=succeeded", "tenant=globex", "message_id=msg_nope"} {
-		r := call(t, h, "GET", "/api/deliveries?"+q, nil)
+	empty := []string{"state=succeeded", "message_id=msg_nope"}
+	if !m.portal {
+		empty = append(empty, "tenant=globex") // a portal ignores the tenant filter
+	}
+	for _, q := range empty {
+		r := m.call(t, "GET", "/api/deliveries?"+q, nil)
 		require.Equal(t, http.StatusOK, r.Status, "%s", r.Body)
 		assert.Empty(t, r.list(t), q)
 	}
 
 	// Message lookup shows where it went.
-	r := call(t, h, "GET", "/api/messages/"+msgID, nil)
+	r := m.call(t, "GET", "/api/messages/"+msgID, nil)
 	require.Equal(t, http.StatusOK, r.Status, "%s", r.Body)
-	m := r.obj(t)
-	assert.Equal(t, "invoice.paid", m["event_type"])
-	require.Len(t, m["deliveries"], 1)
-	assert.Equal(t, dlvID, m["deliveries"].([]any)[0].(map[string]any)["id"])
-	assert.Contains(t, m["payload"], "data")
-	r = call(t, h, "GET", "/api/messages/msg_unknown", nil)
+	msg := r.obj(t)
+	assert.Equal(t, "invoice.paid", msg["event_type"])
+	require.Len(t, msg["deliveries"], 1)
+	assert.Equal(t, dlvID, msg["deliveries"].([]any)[0].(map[string]any)["id"])
+	assert.Contains(t, msg["payload"], "data")
+	r = m.call(t, "GET", "/api/messages/msg_unknown", nil)
 	assert.Equal(t, http.StatusNotFound, r.Status)
 
 	// Stats: one failed delivery, one failed attempt.
-	r = call(t, h, "GET", "/api/stats?endpoint_id="+epID, nil)
+	r = m.call(t, "GET", "/api/stats?endpoint_id="+epID, nil)
 	require.Equal(t, http.StatusOK, r.Status, "%s", r.Body)
 	st := r.obj(t)
 	assert.EqualValues(t, 1, st["counts"].(map[string]any)["failed"])
@@ -364,39 +399,39 @@ func testDeliveries(t *testing.T, nd NewDispatcher) {
 
 	// Redeliver once the receiver is back: a second attempt, succeeded.
 	e.status.Store(http.StatusNoContent)
-	r = call(t, h, "POST", "/api/deliveries/"+dlvID+"/redeliver", nil)
+	r = m.call(t, "POST", "/api/deliveries/"+dlvID+"/redeliver", nil)
 	require.Equal(t, http.StatusAccepted, r.Status, "%s", r.Body)
-	d = waitDelivery(t, h, dlvID, func(m map[string]any) bool { return m["state"] == "succeeded" })
+	d = waitDelivery(t, m.h, dlvID, func(m map[string]any) bool { return m["state"] == "succeeded" }, m.hdr...)
 	assert.EqualValues(t, 2, d["attempts"])
 	log = d["attempt_log"].([]any)
 	require.Len(t, log, 2)
 	assert.EqualValues(t, 2, log[1].(map[string]any)["number"])
 	assert.EqualValues(t, 204, log[1].(map[string]any)["status_code"])
-	r = call(t, h, "GET", "/api/stats?endpoint_id="+epID, nil)
+	r = m.call(t, "GET", "/api/stats?endpoint_id="+epID, nil)
 	st = r.obj(t)
 	assert.EqualValues(t, 2, st["attempts"])
 	assert.EqualValues(t, 0.5, st["success_rate"])
 
 	// Recover: failed deliveries since a time come due again.
 	e.status.Store(http.StatusBadGateway)
-	_, d2 := e.publish(t, h, "acme", epID)
-	_, d3 := e.publish(t, h, "acme", epID)
+	_, d2 := e.publish(t, m.h, "acme", epID, m.hdr...)
+	_, d3 := e.publish(t, m.h, "acme", epID, m.hdr...)
 	e.status.Store(http.StatusOK)
-	r = call(t, h, "POST", "/api/endpoints/"+epID+"/recover", map[string]any{"since": start.Format(time.RFC3339Nano)})
+	r = m.call(t, "POST", "/api/endpoints/"+epID+"/recover", map[string]any{"since": start.Format(time.RFC3339Nano)})
 	require.Equal(t, http.StatusOK, r.Status, "%s", r.Body)
 	assert.EqualValues(t, 2, r.obj(t)["requeued"])
 	for _, id := range []string{d2, d3} {
-		waitDelivery(t, h, id, func(m map[string]any) bool { return m["state"] == "succeeded" })
+		waitDelivery(t, m.h, id, func(m map[string]any) bool { return m["state"] == "succeeded" }, m.hdr...)
 	}
-	r = call(t, h, "POST", "/api/endpoints/"+epID+"/recover", map[string]any{"since": time.Now().Add(time.Hour).Format(time.RFC3339)})
+	r = m.call(t, "POST", "/api/endpoints/"+epID+"/recover", map[string]any{"since": time.Now().Add(time.Hour).Format(time.RFC3339)})
 	require.Equal(t, http.StatusOK, r.Status)
 	assert.EqualValues(t, 0, r.obj(t)["requeued"])
 }
 
-func testBadInput(t *testing.T, nd NewDispatcher) {
+func testBadInput(t *testing.T, nd NewDispatcher, portal bool) {
 	e := newEnv(t, nd)
-	h := e.operator
-	epID := e.createEndpoint(t, h, map[string]any{})
+	m := e.mode(portal)
+	epID := e.createEndpoint(t, m.h, map[string]any{}, m.hdr...)
 	cases := []struct {
 		name, method, path string
 		body               any
@@ -424,7 +459,7 @@ func testBadInput(t *testing.T, nd NewDispatcher) {
 		{"stats unknown endpoint", "GET", "/api/stats?endpoint_id=ep_missing", nil, 404, "not found"},
 	}
 	for _, c := range cases {
-		r := call(t, h, c.method, c.path, c.body)
+		r := m.call(t, c.method, c.path, c.body)
 		assert.Equal(t, c.status, r.Status, "%s: %s", c.name, r.Body)
 		var m map[string]string
 		if assert.NoError(t, json.Unmarshal(r.Body, &m), c.name) {
@@ -432,14 +467,14 @@ func testBadInput(t *testing.T, nd NewDispatcher) {
 		}
 	}
 	// Nothing of the bad input was stored.
-	l := call(t, h, "GET", "/api/endpoints", nil).list(t)
+	l := m.call(t, "GET", "/api/endpoints", nil).list(t)
 	assert.Len(t, l, 1)
 }
 
-func testCrossOrigin(t *testing.T, nd NewDispatcher) {
+func testCrossOrigin(t *testing.T, nd NewDispatcher, portal bool) {
 	e := newEnv(t, nd)
-	h := e.operator
-	epID := e.createEndpoint(t, h, map[string]any{"description": "before"})
+	m := e.mode(portal)
+	epID := e.createEndpoint(t, m.h, map[string]any{"description": "before"}, m.hdr...)
 	refused := []struct {
 		name string
 		hdr  []string
@@ -449,24 +484,24 @@ func testCrossOrigin(t *testing.T, nd NewDispatcher) {
 		{"foreign Origin", []string{"Origin", "https://evil.example"}},
 	}
 	for _, c := range refused {
-		r := call(t, h, "POST", "/api/endpoints", map[string]any{"url": e.recvURL}, c.hdr...)
+		r := m.call(t, "POST", "/api/endpoints", map[string]any{"url": e.recvURL}, c.hdr...)
 		assert.Equal(t, http.StatusForbidden, r.Status, c.name)
-		r = call(t, h, "PATCH", "/api/endpoints/"+epID, map[string]any{"description": "after"}, c.hdr...)
+		r = m.call(t, "PATCH", "/api/endpoints/"+epID, map[string]any{"description": "after"}, c.hdr...)
 		assert.Equal(t, http.StatusForbidden, r.Status, c.name)
-		r = call(t, h, "DELETE", "/api/endpoints/"+epID, nil, c.hdr...)
+		r = m.call(t, "DELETE", "/api/endpoints/"+epID, nil, c.hdr...)
 		assert.Equal(t, http.StatusForbidden, r.Status, c.name)
 		// Reading cross-origin is not a state change (the browser's
 		// same-origin policy keeps the answer from the other site).
-		r = call(t, h, "GET", "/api/endpoints", nil, c.hdr...)
+		r = m.call(t, "GET", "/api/endpoints", nil, c.hdr...)
 		assert.Equal(t, http.StatusOK, r.Status, c.name)
 	}
-	l := call(t, h, "GET", "/api/endpoints", nil).list(t)
+	l := m.call(t, "GET", "/api/endpoints", nil).list(t)
 	require.Len(t, l, 1, "nothing was created or deleted")
 	assert.Equal(t, "before", l[0]["description"], "nothing was changed")
 
-	r := call(t, h, "POST", "/api/endpoints", map[string]any{"url": e.recvURL}, "Sec-Fetch-Site", "same-origin")
+	r := m.call(t, "POST", "/api/endpoints", map[string]any{"url": e.recvURL}, "Sec-Fetch-Site", "same-origin")
 	assert.Equal(t, http.StatusCreated, r.Status, "same-origin requests pass")
-	r = call(t, h, "PATCH", "/api/endpoints/"+epID, map[string]any{"description": "after"}, "Origin", "http://admin.test")
+	r = m.call(t, "PATCH", "/api/endpoints/"+epID, map[string]any{"description": "after"}, "Origin", "http://admin.test")
 	assert.Equal(t, http.StatusOK, r.Status, "an Origin matching the Host passes: %s", r.Body)
 }
 
