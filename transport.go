@@ -8,28 +8,24 @@ import (
 	"net/netip"
 	"syscall"
 	"time"
+
+	"code.dny.dev/ssrf"
 )
 
 // ErrAddressNotAllowed is the error of an attempt, or of an endpoint URL,
 // that points at an address the SSRF guard refuses.
 var ErrAddressNotAllowed = errors.New("hookline: address not allowed: private, loopback, link-local or otherwise special-purpose; set Config.AllowPrivateNetworks or Config.AllowedNetworks to reach it")
 
-// blockedPrefixes are the special-purpose ranges a webhook must not reach by
-// default.
-var blockedPrefixes = func() []netip.Prefix {
-	var ps []netip.Prefix
-	for _, s := range []string{
-		"0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16",
-		"172.16.0.0/12", "192.0.0.0/24", "192.0.2.0/24", "192.88.99.0/24", "192.168.0.0/16",
-		"198.18.0.0/15", "198.51.100.0/24", "203.0.113.0/24", "224.0.0.0/4", "240.0.0.0/4",
-		"255.255.255.255/32",
-		"::/128", "::1/128", "64:ff9b::/96", "64:ff9b:1::/48", "100::/64", "2001::/23",
-		"2001:db8::/32", "2002::/16", "fc00::/7", "fe80::/10", "ff00::/8",
-	} {
-		ps = append(ps, netip.MustParsePrefix(s))
-	}
-	return ps
-}()
+// guardian holds the refused ranges: code.dny.dev/ssrf generates them from
+// the IANA IPv4 and IPv6 special-purpose address registries (loopback, RFC
+// 1918, CGNAT 100.64/10, link-local and cloud metadata 169.254/16, "this
+// network" 0/8, multicast, reserved 240/4 and broadcast, benchmarking,
+// documentation, 6to4 relays; for IPv6 everything outside global unicast
+// 2000::/3, which covers ::, ::1, fc00::/7, fe80::/10, ff00::/8 and
+// 64:ff9b::/96 NAT64, plus 2002::/16 6to4 and the other special blocks).
+// Its default port restriction (80 and 443 only) is lifted: receivers
+// listen on any port.
+var guardian = ssrf.New(ssrf.WithAnyPort())
 
 // addrGuard decides which IP addresses deliveries may reach.
 type addrGuard struct {
@@ -37,25 +33,25 @@ type addrGuard struct {
 	allowed  []netip.Prefix
 }
 
+// allows reports whether a may be reached. An IPv4-mapped IPv6 address
+// (::ffff:a.b.c.d) is judged as the IPv4 address it carries, so
+// ::ffff:127.0.0.1 is refused like 127.0.0.1 and ::ffff:8.8.8.8 allowed like
+// 8.8.8.8.
 func (g *addrGuard) allows(a netip.Addr) bool {
 	if g.allowAll {
 		return true
 	}
-	a = a.Unmap()
+	a = a.Unmap().WithZone("")
 	for _, p := range g.allowed {
 		if p.Contains(a) {
 			return true
 		}
 	}
-	if !a.IsGlobalUnicast() || a.IsPrivate() {
-		return false
+	if !a.IsValid() || a.IsLoopback() || a.IsPrivate() || a.IsUnspecified() || a.IsMulticast() ||
+		a.IsLinkLocalUnicast() || a.IsLinkLocalMulticast() || a.IsInterfaceLocalMulticast() {
+		return false // the registry covers these too; checked here as well so a list change cannot open them
 	}
-	for _, p := range blockedPrefixes {
-		if p.Contains(a) {
-			return false
-		}
-	}
-	return true
+	return guardian.SafeAddr(a) == nil
 }
 
 // control is a net.Dialer Control function: it runs for every address a
@@ -72,18 +68,30 @@ func (g *addrGuard) control(network, address string, _ syscall.RawConn) error {
 	return nil
 }
 
-// newDefaultClient builds the client used when Config.HTTPClient is nil.
+// Timeouts of the default client's phases; the whole attempt is bounded by
+// Config.AttemptTimeout, and each phase by it too when it is shorter.
+const (
+	dialTimeout = 10 * time.Second
+	tlsTimeout  = 10 * time.Second
+)
+
+// newDefaultClient builds the client used when Config.HTTPClient is nil:
+// the address guard at connect time, no proxy (a proxy would connect for
+// us, past the guard), no redirects, timeouts for dial, TLS handshake and
+// response headers (the whole attempt has its own context deadline), and an
+// idle pool of 64 connections per host, so busy receivers keep their
+// connections warm.
 func newDefaultClient(cfg *Config) *http.Client {
 	g := &addrGuard{allowAll: cfg.AllowPrivateNetworks, allowed: cfg.AllowedNetworks}
-	dialer := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second, Control: g.control}
+	dialer := &net.Dialer{Timeout: min(dialTimeout, cfg.AttemptTimeout), KeepAlive: 30 * time.Second, Control: g.control}
 	tr := &http.Transport{
-		Proxy:                 nil, // a proxy would bypass the address guard
+		Proxy:                 nil,
 		DialContext:           dialer.DialContext,
 		ForceAttemptHTTP2:     true,
 		MaxIdleConns:          1024,
 		MaxIdleConnsPerHost:   64,
 		IdleConnTimeout:       90 * time.Second,
-		TLSHandshakeTimeout:   10 * time.Second,
+		TLSHandshakeTimeout:   min(tlsTimeout, cfg.AttemptTimeout),
 		ResponseHeaderTimeout: cfg.AttemptTimeout,
 		ExpectContinueTimeout: time.Second,
 	}
