@@ -398,10 +398,13 @@ func (s *MemoryStore) Claim(ctx context.Context, p ClaimParams) ([]*Claimed, err
 		}
 		out = append(out, s.leaseLocked(q.h[0].d, now, p.Lease))
 	}
+	// Arm the notification timer before the skipped endpoints go back: their
+	// due deliveries must not fire it again and again (the dispatcher wakes
+	// itself when it stops skipping an endpoint).
+	s.armTopLocked()
 	for _, q := range skipped {
 		s.fixQueueLocked(q)
 	}
-	s.armTopLocked()
 	return out, nil
 }
 
