@@ -34,6 +34,10 @@ type Config struct {
 	Retry RetryPolicy
 	// Hooks run around attempts and at other points of interest.
 	Hooks Hooks
+	// Health tunes circuit breaking, back-pressure and auto-disable of
+	// failing endpoints. Zero fields take the defaults described on
+	// HealthPolicy.
+	Health HealthPolicy
 	// Logger receives structured logs. Defaults to discarding them. Secrets
 	// and payloads are never logged.
 	Logger *slog.Logger
@@ -152,6 +156,7 @@ type Dispatcher struct {
 	log    *slog.Logger
 	guard  addrGuard
 	owner  string
+	health *health
 
 	wake    chan struct{}
 	tokens  chan struct{}
@@ -223,6 +228,10 @@ func New(cfg Config) (*Dispatcher, error) {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	cfg.Retry = cfg.Retry.withDefaults()
+	var err error
+	if cfg.Health, err = cfg.Health.withDefaults(); err != nil {
+		return nil, err
+	}
 	d := &Dispatcher{
 		cfg:      cfg,
 		store:    cfg.Store,
@@ -233,6 +242,7 @@ func New(cfg Config) (*Dispatcher, error) {
 		stop:     make(chan struct{}),
 		inflight: map[string]int{},
 		held:     map[string][]*Claimed{},
+		health:   newHealth(cfg.Health, cfg.MaxInFlightPerEndpoint),
 	}
 	if cfg.HTTPClient == nil {
 		d.client = newDefaultClient(&d.cfg)
@@ -419,7 +429,7 @@ func (d *Dispatcher) claimLoop(ctx context.Context, notify <-chan struct{}) {
 				break more
 			}
 		}
-		claimed, err := d.store.Claim(ctx, ClaimParams{
+		claimed, err := d.claim(ctx, ClaimParams{
 			Owner: d.owner, Now: d.cfg.Now(), Limit: n, Lease: d.cfg.Lease, SkipEndpoints: d.saturated(),
 		})
 		if err != nil && ctx.Err() == nil {
@@ -449,14 +459,15 @@ func (d *Dispatcher) claimLoop(ctx context.Context, notify <-chan struct{}) {
 	}
 }
 
-// saturated lists the endpoints at their in-flight cap or with deliveries
-// held back.
+// saturated lists the endpoints at their in-flight cap (lowered under
+// back-pressure or an open breaker) or paused by their breaker.
 func (d *Dispatcher) saturated() []string {
+	now := d.cfg.Now()
+	out := d.health.paused(now)
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	var out []string
 	for id, n := range d.inflight {
-		if n >= d.cfg.MaxInFlightPerEndpoint {
+		if n >= d.health.capFor(id, now) {
 			out = append(out, id)
 		}
 	}
@@ -469,7 +480,7 @@ func (d *Dispatcher) admit(c *Claimed) bool {
 	id := c.Delivery.EndpointID
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.inflight[id] >= d.cfg.MaxInFlightPerEndpoint {
+	if d.inflight[id] >= d.health.capFor(id, d.cfg.Now()) && !d.health.bypassed(c.Delivery.ID) {
 		d.held[id] = append(d.held[id], c)
 		return false
 	}
@@ -496,7 +507,7 @@ func (d *Dispatcher) release(id string) *Claimed {
 	if d.inflight[id] <= 0 {
 		delete(d.inflight, id)
 	}
-	if d.inflight[id] == d.cfg.MaxInFlightPerEndpoint-1 {
+	if d.inflight[id] == d.health.capFor(id, d.cfg.Now())-1 {
 		d.wakeUp() // the endpoint is claimable again
 	}
 	return nil
@@ -537,7 +548,12 @@ func (d *Dispatcher) handle(c *Claimed) {
 		d.putBack(c)
 		return
 	}
+	if at, ok := d.health.gate(c, d.cfg.Now()); !ok { // breaker open or over the rate limit
+		d.putBackAt(c, at)
+		return
+	}
 	rec, del, a := d.attempt(d.attemptCtx, c)
+	d.observe(d.attemptCtx, c, a)
 	if a == nil && rec.State == StatePending { // cancelled by Shutdown
 		d.records <- rec
 		return

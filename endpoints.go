@@ -212,7 +212,9 @@ func (d *Dispatcher) ListEndpoints(ctx context.Context, q EndpointQuery) ([]*End
 // UpdateEndpoint replaces an endpoint's URL, Description, EventTypes,
 // Headers, RateLimit, Metadata, SigningKey and Disabled state with ep's
 // (matched by ep.ID) after validating them. An empty SigningKey keeps the
-// current one (SetSigningKey turns v1a signatures off). Tenant and CreatedAt cannot change; an empty
+// current one (SetSigningKey turns v1a signatures off). Tenant, CreatedAt
+// and FailingSince cannot change (enabling a disabled endpoint clears
+// FailingSince and its breaker, as EnableEndpoint does); an empty
 // Secret keeps the current one (use RotateSecret to change it); it returns
 // the stored result in ep.
 func (d *Dispatcher) UpdateEndpoint(ctx context.Context, ep *Endpoint) error {
@@ -240,10 +242,18 @@ func (d *Dispatcher) UpdateEndpoint(ctx context.Context, ep *Endpoint) error {
 	if !c.Disabled {
 		c.DisabledReason = ""
 	}
+	c.FailingSince = cur.FailingSince
+	enabled := cur.Disabled && !c.Disabled
+	if enabled {
+		c.FailingSince = time.Time{}
+	}
 	c.CreatedAt = cur.CreatedAt
 	c.UpdatedAt = d.cfg.Now().UTC()
 	if err := d.store.UpdateEndpoint(ctx, &c); err != nil {
 		return err
+	}
+	if enabled {
+		d.health.reset(c.ID)
 	}
 	*ep = c
 	return nil
@@ -251,22 +261,32 @@ func (d *Dispatcher) UpdateEndpoint(ctx context.Context, ep *Endpoint) error {
 
 // DeleteEndpoint deletes an endpoint with its deliveries and their attempts.
 func (d *Dispatcher) DeleteEndpoint(ctx context.Context, id string) error {
-	return d.store.DeleteEndpoint(ctx, id)
+	if err := d.store.DeleteEndpoint(ctx, id); err != nil {
+		return err
+	}
+	d.health.reset(id)
+	return nil
 }
 
-// EnableEndpoint enables an endpoint and clears its disabled reason. Its
-// deliveries that failed while it was disabled stay failed: recover them with
-// RetryFailed.
+// EnableEndpoint enables an endpoint and clears its disabled reason and its
+// failure state (FailingSince, and this dispatcher's circuit breaker and
+// back-pressure for it). Its deliveries that failed while it was disabled
+// stay failed: recover them with RetryFailed.
 func (d *Dispatcher) EnableEndpoint(ctx context.Context, id string) error {
-	return d.modifyEndpoint(ctx, id, func(ep *Endpoint) {
-		ep.Disabled, ep.DisabledReason = false, ""
+	err := d.modifyEndpoint(ctx, id, func(ep *Endpoint) {
+		ep.Disabled, ep.DisabledReason, ep.FailingSince = false, "", time.Time{}
 	})
+	if err == nil {
+		d.health.reset(id)
+	}
+	return err
 }
 
 // DisableEndpoint disables an endpoint with a reason shown to operators. It
-// gets no new deliveries; its pending deliveries fail (without an attempt)
-// when they come due, and can be recovered with RetryFailed once it is
-// enabled again.
+// gets no new deliveries; its pending deliveries fail (without an attempt,
+// with the reason as their last error) when they come due, and are kept:
+// recover them with RetryFailed once it is enabled again. The dispatcher
+// disables endpoints by itself the same way (410 Gone, auto-disable).
 func (d *Dispatcher) DisableEndpoint(ctx context.Context, id, reason string) error {
 	if len(reason) > maxDescriptionLen || !utf8.ValidString(reason) {
 		return invalid("reason", "longer than %d bytes or not UTF-8", maxDescriptionLen)

@@ -287,12 +287,15 @@ func (d *Dispatcher) Stats(ctx context.Context, q StatsQuery) (*Stats, error) {
 
 // Redeliver makes a delivery (in any state, failed for good included) due
 // now. It gets one more attempt; if that fails and the delivery has used up
-// its attempts, it is failed again. To redeliver to a disabled endpoint,
-// enable it first.
+// its attempts, it is failed again. The attempt goes out at once, past the
+// endpoint's circuit breaker, in-flight cap and rate limit, when this
+// dispatcher is running (another instance's workers treat it as any due
+// delivery). To redeliver to a disabled endpoint, enable it first.
 func (d *Dispatcher) Redeliver(ctx context.Context, deliveryID string) error {
 	if _, err := d.store.Requeue(ctx, RequeueParams{DeliveryID: deliveryID, At: d.cfg.Now()}); err != nil {
 		return err
 	}
+	d.health.markUrgent(deliveryID)
 	d.wakeUp()
 	return nil
 }

@@ -102,9 +102,16 @@ type Endpoint struct {
 	// limit beyond the dispatcher's per-endpoint concurrency cap.
 	RateLimit float64 `json:"rate_limit,omitempty"`
 	// Metadata is free-form data of the host's, stored and returned as is.
-	Metadata  map[string]string `json:"metadata,omitempty"`
-	CreatedAt time.Time         `json:"created_at"`
-	UpdatedAt time.Time         `json:"updated_at"`
+	Metadata map[string]string `json:"metadata,omitempty"`
+	// FailingSince is when the endpoint's current run of failed attempts
+	// began; zero while its last attempt succeeded. The dispatcher sets it
+	// at the first failure after a success and clears it at the next
+	// success or when the endpoint is enabled again; a run longer than
+	// HealthPolicy.AutoDisableAfter disables the endpoint. Stores persist it
+	// like any other field; callers' updates do not change it.
+	FailingSince time.Time `json:"failing_since,omitzero"`
+	CreatedAt    time.Time `json:"created_at"`
+	UpdatedAt    time.Time `json:"updated_at"`
 }
 
 // Subscribes reports whether the endpoint wants messages of eventType (its
