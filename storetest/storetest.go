@@ -147,6 +147,7 @@ func testEndpoints(t *testing.T, s webhook.Store) {
 	got.Disabled, got.DisabledReason = true, "testing"
 	got.PreviousSecret, got.PreviousSecretExpiresAt = "whsec_b2xk", base.Add(time.Hour)
 	got.SigningKey = "whsk_nWGxne/9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A=" // v1a opt-in: stored like the secrets
+	got.FailingSince = base.Add(2 * time.Hour)
 	require.NoError(t, s.UpdateEndpoint(ctx, got))
 	again, err := s.GetEndpoint(ctx, ep.ID)
 	require.NoError(t, err)
@@ -156,6 +157,7 @@ func testEndpoints(t *testing.T, s webhook.Store) {
 	assert.Equal(t, "whsec_b2xk", again.PreviousSecret)
 	assert.True(t, again.PreviousSecretExpiresAt.Equal(base.Add(time.Hour)))
 	assert.Equal(t, "whsk_nWGxne/9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A=", again.SigningKey)
+	assert.True(t, again.FailingSince.Equal(base.Add(2*time.Hour)), "FailingSince is stored")
 
 	_, err = s.GetEndpoint(ctx, "nope")
 	assert.ErrorIs(t, err, webhook.ErrNotFound)
