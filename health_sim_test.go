@@ -16,7 +16,7 @@ import (
 // simulateDeadEndpoint runs a dispatcher with the default retry schedule
 // against a dead endpoint (a closed loopback port: connection refused) for
 // simulated hours, inside a synctest bubble whose clock jumps whenever
-// every goroutine waits, publishing one event every 6 seconds (600 an
+// every goroutine waits, publishing one event every 12 seconds (300 an
 // hour). It returns the attempts made in each hour.
 func simulateDeadEndpoint(t *testing.T, hours int, p webhook.HealthPolicy) []int {
 	var perHour []int
@@ -38,10 +38,10 @@ func simulateDeadEndpoint(t *testing.T, hours int, p webhook.HealthPolicy) []int
 		require.NoError(t, d.Start(ctx))
 		last := int64(0)
 		for range hours {
-			for range 600 {
+			for range 300 {
 				_, err := d.Publish(ctx, rewardIssued{}, nil)
 				require.NoError(t, err)
-				time.Sleep(6 * time.Second) // simulated time
+				time.Sleep(12 * time.Second) // simulated time
 				synctest.Wait()
 			}
 			n := attempts.Load()
@@ -62,7 +62,7 @@ func TestBreakerCutsAttemptsOnDeadEndpoint(t *testing.T) {
 	t.Parallel()
 	without := simulateDeadEndpoint(t, 2, webhook.HealthPolicy{DisableBreaker: true})
 	with := simulateDeadEndpoint(t, 2, webhook.HealthPolicy{})
-	t.Logf("dead endpoint, 600 events/hour, default retry schedule: attempts per hour without the breaker %v, with it %v", without, with)
+	t.Logf("dead endpoint, 300 events/hour, default retry schedule: attempts per hour without the breaker %v, with it %v", without, with)
 	for h := range without {
 		assert.Less(t, with[h]*20, without[h], "hour %d: the breaker cuts attempts at least twentyfold", h+1)
 	}
