@@ -489,11 +489,13 @@ func (d *Dispatcher) admit(c *Claimed) bool {
 }
 
 // release ends an attempt on endpoint id and returns a held delivery of the
-// same endpoint to run next on the same worker, if there is one.
+// same endpoint to run next on the same worker, if there is one and the
+// endpoint's cap (which back-pressure or the breaker may have lowered)
+// allows it.
 func (d *Dispatcher) release(id string) *Claimed {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if h := d.held[id]; len(h) > 0 {
+	if h := d.held[id]; len(h) > 0 && d.inflight[id] <= d.health.capFor(id, d.cfg.Now()) {
 		c := h[0]
 		h[0] = nil
 		if len(h) == 1 {
