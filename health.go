@@ -40,9 +40,10 @@ type HealthPolicy struct {
 	// DisableBreaker turns circuit breaking off. Defaults to false.
 	DisableBreaker bool
 	// BackPressureWindow is how long an endpoint that answered 429, 502 or
-	// 504 runs at half its in-flight cap (halving again on every such
-	// answer, down to 1); after each quiet window the cap doubles until it
-	// is back to Config.MaxInFlightPerEndpoint. Defaults to 30 seconds.
+	// 504 runs at half its in-flight cap (halving again on such an answer
+	// to a request sent after the last cut, down to 1); after each quiet
+	// window the cap doubles until it is back to
+	// Config.MaxInFlightPerEndpoint. Defaults to 30 seconds.
 	BackPressureWindow time.Duration
 	// AutoDisableAfter disables an endpoint whose attempts have all failed
 	// for this long (counted from Endpoint.FailingSince), with a reason and
@@ -100,6 +101,7 @@ type epHealth struct {
 	// until capUntil.
 	capNow   int
 	capUntil time.Time
+	lastCut  time.Time
 
 	// Rate limit.
 	lim      *rate.Limiter
@@ -365,15 +367,17 @@ func (h *health) observe(ep *Endpoint, a *Attempt, now time.Time) healthNote {
 			}
 		}
 	}
-	if backPressure(a.StatusCode) {
-		cur := h.throttleCapLocked(st, now)
-		st.capNow, st.capUntil = max(1, cur/2), now.Add(h.p.BackPressureWindow)
-	}
-
 	start := a.StartedAt
 	if start.IsZero() {
 		start = now
 	}
+	// Back-pressure halves the cap once per round trip, as TCP does: an
+	// answer to a request sent before the last cut says nothing new.
+	if backPressure(a.StatusCode) && !start.Before(st.lastCut) {
+		cur := h.throttleCapLocked(st, now)
+		st.capNow, st.capUntil, st.lastCut = max(1, cur/2), now.Add(h.p.BackPressureWindow), now
+	}
+
 	switch {
 	case st.failingSince.IsZero():
 		st.failingSince = start

@@ -119,6 +119,8 @@ func TestBackPressureLowersCapAndRecovers(t *testing.T) {
 	assert.Equal(t, 2, h.capFor(ep.ID, now))
 	h.observe(ep, &Attempt{StatusCode: 500}, now)
 	assert.Equal(t, 2, h.capFor(ep.ID, now), "a plain 500 is not back-pressure")
+	h.observe(ep, &Attempt{StatusCode: 429, StartedAt: now.Add(-time.Second)}, now.Add(time.Second))
+	assert.Equal(t, 2, h.capFor(ep.ID, now), "an answer to a request sent before the last cut does not cut again")
 	for range 5 {
 		h.observe(ep, &Attempt{StatusCode: 429}, now)
 	}

@@ -44,6 +44,12 @@ func Soak(t *testing.T, st webhook.Store, events int) SoakResult {
 			NewBackOff:    func() backoff.BackOff { return backoff.NewConstantBackOff(2 * time.Millisecond) },
 			MaxRetryAfter: 5 * time.Millisecond,
 		},
+		// The breaker runs as in production, on a millisecond scale like
+		// the retries. Back-pressure recovers within a millisecond: the chaos
+		// receivers answer 429 at random, not under load, so throttling
+		// them would only slow the soak down (about twofold at 10,000
+		// events with a 50 ms window).
+		Health: webhook.HealthPolicy{BreakerCooldown: 10 * time.Millisecond, BreakerMaxCooldown: 50 * time.Millisecond, BackPressureWindow: time.Millisecond},
 	}
 	d, err := webhook.New(cfg)
 	require.NoError(t, err)
