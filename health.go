@@ -110,6 +110,7 @@ type epHealth struct {
 
 	// Auto-disable.
 	failingSince time.Time // the failure run's start as this instance knows it
+	persisted    bool      // the store holds a FailingSince (as far as we know)
 	seenUpdate   time.Time // newest endpoint UpdatedAt taken into account
 	disabled     bool      // disabled by this instance
 }
@@ -332,17 +333,15 @@ func (h *health) observe(ep *Endpoint, a *Attempt, now time.Time) healthNote {
 	// Adopt the stored failure run when the endpoint changed since we last
 	// looked (another instance wrote it, or it was enabled again).
 	if ep.UpdatedAt.After(st.seenUpdate) {
-		st.failingSince, st.seenUpdate = ep.FailingSince, ep.UpdatedAt
-		if !ep.Disabled {
-			st.disabled = false
-		}
+		st.adoptLocked(ep)
 	}
 	var note healthNote
 	if a.Succeeded() {
 		st.fails, st.openUntil, st.cooldown = 0, time.Time{}, 0
 		delete(h.open, ep.ID)
-		if !st.failingSince.IsZero() {
-			st.failingSince = time.Time{}
+		st.failingSince = time.Time{}
+		if st.persisted {
+			st.persisted = false
 			note.setFailing = true
 		}
 		return note
@@ -381,7 +380,13 @@ func (h *health) observe(ep *Endpoint, a *Attempt, now time.Time) healthNote {
 	switch {
 	case st.failingSince.IsZero():
 		st.failingSince = start
-		note.setFailing, note.failingSince = true, start
+	case !st.persisted && now.Sub(st.failingSince) >= failingPersistAfter:
+		// Stored only once a run has lasted a while, so a flaky endpoint
+		// that fails now and then does not cost a write per flip.
+		st.persisted = true
+		note.setFailing, note.failingSince = true, st.failingSince
+	}
+	switch {
 	case !h.p.KeepFailingEndpoints && !st.disabled && now.Sub(st.failingSince) >= h.p.AutoDisableAfter:
 		st.disabled = true
 		note.disable = fmt.Sprintf("every attempt failed since %s (more than %s); the last: %s",
@@ -397,10 +402,29 @@ func (h *health) noteStored(id string, ep *Endpoint) {
 	defer h.mu.Unlock()
 	st := h.stateLocked(id)
 	if ep.UpdatedAt.After(st.seenUpdate) {
-		st.seenUpdate = ep.UpdatedAt
-		st.failingSince = ep.FailingSince
+		st.adoptLocked(ep)
 	}
 }
+
+// adoptLocked takes the stored failure run of a snapshot newer than what
+// this instance knew: another instance's earlier start, or a run cleared by
+// a success elsewhere or by enabling the endpoint.
+func (st *epHealth) adoptLocked(ep *Endpoint) {
+	st.seenUpdate = ep.UpdatedAt
+	switch {
+	case !ep.FailingSince.IsZero():
+		st.failingSince, st.persisted = ep.FailingSince, true
+	case st.persisted:
+		st.failingSince, st.persisted = time.Time{}, false
+	}
+	if !ep.Disabled {
+		st.disabled = false
+	}
+}
+
+// failingPersistAfter is how long a failure run lasts before it is stored
+// in Endpoint.FailingSince.
+const failingPersistAfter = time.Minute
 
 // observe feeds an attempt's outcome to the endpoint's health and writes
 // what must be stored: the start or end of a failure run (rare: once per
@@ -415,9 +439,10 @@ func (d *Dispatcher) observe(ctx context.Context, c *Claimed, a *Attempt) {
 	}
 }
 
-// storeFailingSince writes Endpoint.FailingSince: t at the first failure
-// after a success (unless a run is already stored: another instance saw it
-// first), zero at the first success after failures.
+// storeFailingSince writes Endpoint.FailingSince: t once a failure run has
+// lasted failingPersistAfter (unless a run is stored already: another
+// instance's earlier start is kept), zero at the first success after a
+// stored run.
 func (d *Dispatcher) storeFailingSince(ctx context.Context, id string, t time.Time) {
 	ep, err := d.store.GetEndpoint(ctx, id)
 	if err != nil {

@@ -168,3 +168,39 @@ func TestHealthPolicyDefaults(t *testing.T) {
 	_, err = HealthPolicy{BreakerCooldown: -1}.withDefaults()
 	assert.ErrorIs(t, err, ErrInvalid)
 }
+
+func TestFailingSinceWrittenOncePerLongRun(t *testing.T) {
+	t.Parallel()
+	h := testHealth(t, HealthPolicy{DisableBreaker: true, AutoDisableAfter: time.Hour})
+	ep := &Endpoint{ID: "ep_1"}
+	now := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	writes := 0
+	note := func(n healthNote) healthNote {
+		if n.setFailing {
+			writes++
+		}
+		return n
+	}
+	// A flaky endpoint: failures and successes within seconds never write.
+	for i := range 100 {
+		at := now.Add(time.Duration(i) * time.Second)
+		code := 200
+		if i%3 != 0 {
+			code = 500
+		}
+		note(h.observe(ep, &Attempt{StatusCode: code, StartedAt: at}, at))
+	}
+	assert.Zero(t, writes)
+	// A run that lasts: one write with its start, one clear at the success.
+	start := now.Add(time.Hour)
+	note(h.observe(ep, &Attempt{StatusCode: 500, StartedAt: start}, start))
+	n := note(h.observe(ep, &Attempt{StatusCode: 500, StartedAt: start.Add(2 * time.Minute)}, start.Add(2*time.Minute)))
+	assert.True(t, n.failingSince.Equal(start))
+	note(h.observe(ep, &Attempt{StatusCode: 500, StartedAt: start.Add(3 * time.Minute)}, start.Add(3*time.Minute)))
+	assert.Equal(t, 1, writes)
+	n = note(h.observe(ep, &Attempt{StatusCode: 500, StartedAt: start.Add(61 * time.Minute)}, start.Add(61*time.Minute)))
+	assert.Contains(t, n.disable, "every attempt failed since 2030-01-01T01:00:00Z")
+	n = note(h.observe(ep, &Attempt{StatusCode: 204}, start.Add(62*time.Minute)))
+	assert.True(t, n.setFailing && n.failingSince.IsZero(), "cleared by a success")
+	assert.Equal(t, 2, writes)
+}

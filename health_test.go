@@ -323,16 +323,18 @@ func TestAutoDisableAfterFailingForTheWindow(t *testing.T) {
 		require.NoError(t, err)
 		return got.FailingSince
 	}
-	require.Eventually(t, func() bool { return !failingSince().IsZero() }, 5*time.Second, time.Millisecond)
-	assert.True(t, failingSince().Equal(t0), "stored at the first failure")
+	waitDelivery(t, d.Dispatcher, id, func(dl *webhook.Delivery) bool { return dl.Attempts == 1 })
+	assert.True(t, failingSince().IsZero(), "a run is not stored before it has lasted a minute")
 
-	// Four days later: still failing, still enabled.
+	// Four days later: still failing, still enabled; the run is stored
+	// with its start.
 	clock.Advance(4 * 24 * time.Hour)
 	waitDelivery(t, d.Dispatcher, id, func(dl *webhook.Delivery) bool { return dl.Attempts == 2 })
+	require.Eventually(t, func() bool { return !failingSince().IsZero() }, 5*time.Second, time.Millisecond)
 	got, err := d.GetEndpoint(context.Background(), ep.ID)
 	require.NoError(t, err)
 	assert.False(t, got.Disabled)
-	assert.True(t, got.FailingSince.Equal(t0), "unchanged by later failures")
+	assert.True(t, got.FailingSince.Equal(t0), "the run's start")
 
 	// Past five days: disabled with a reason and the hook.
 	clock.Advance(24 * time.Hour)
@@ -365,15 +367,21 @@ func TestSuccessClearsFailingSince(t *testing.T) {
 	t.Parallel()
 	clock := newFakeClock()
 	d := newDispatcher(t, func(c *webhook.Config) { c.Now = clock.Now })
-	rcv := webhooktest.NewReceiver(t, webhooktest.WithScript(webhooktest.FailFirst(1, 502)))
+	rcv := webhooktest.NewReceiver(t, webhooktest.WithScript(webhooktest.FailFirst(2, 502)))
 	ep := createEndpoint(t, d.Dispatcher, &webhook.Endpoint{URL: rcv.URL})
+	t0 := clock.Now()
 	msg, err := d.Publish(context.Background(), rewardIssued{}, nil)
 	require.NoError(t, err)
 	id := deliveriesOf(t, d.Dispatcher, msg.ID)[0].ID
 	waitDelivery(t, d.Dispatcher, id, func(dl *webhook.Delivery) bool { return dl.Attempts == 1 })
-	got, err := d.GetEndpoint(context.Background(), ep.ID)
-	require.NoError(t, err)
-	assert.False(t, got.FailingSince.IsZero())
+	clock.Advance(2 * time.Minute)
+	waitDelivery(t, d.Dispatcher, id, func(dl *webhook.Delivery) bool { return dl.Attempts == 2 })
+	var got *webhook.Endpoint
+	require.Eventually(t, func() bool {
+		got, err = d.GetEndpoint(context.Background(), ep.ID)
+		return err == nil && !got.FailingSince.IsZero()
+	}, 5*time.Second, time.Millisecond)
+	assert.True(t, got.FailingSince.Equal(t0))
 	clock.Advance(time.Second)
 	waitState(t, d.Dispatcher, id, webhook.StateSucceeded)
 	require.Eventually(t, func() bool {

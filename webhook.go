@@ -104,11 +104,12 @@ type Endpoint struct {
 	// Metadata is free-form data of the host's, stored and returned as is.
 	Metadata map[string]string `json:"metadata,omitempty"`
 	// FailingSince is when the endpoint's current run of failed attempts
-	// began; zero while its last attempt succeeded. The dispatcher sets it
-	// at the first failure after a success and clears it at the next
-	// success or when the endpoint is enabled again; a run longer than
-	// HealthPolicy.AutoDisableAfter disables the endpoint. Stores persist it
-	// like any other field; callers' updates do not change it.
+	// began; zero while it is healthy. The dispatcher stores it once a run
+	// has lasted a minute (so a flaky endpoint costs no write per failure)
+	// and clears it at the next success or when the endpoint is enabled
+	// again; a run longer than HealthPolicy.AutoDisableAfter disables the
+	// endpoint. Stores persist it like any other field; callers' updates do
+	// not change it.
 	FailingSince time.Time `json:"failing_since,omitzero"`
 	CreatedAt    time.Time `json:"created_at"`
 	UpdatedAt    time.Time `json:"updated_at"`
