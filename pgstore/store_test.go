@@ -1,0 +1,71 @@
+package pgstore_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	webhook "github.com/hookline/webhook"
+	"github.com/hookline/webhook/pgstore"
+	"github.com/hookline/webhook/storetest"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestConformance(t *testing.T) {
+	pool := testPool(t)
+	storetest.Run(t, func(t *testing.T) webhook.Store { return newSchemaStore(t, pool, nil) })
+}
+
+func TestMigrateIdempotentAndConcurrent(t *testing.T) {
+	t.Parallel()
+	pool := testPool(t)
+	s := newSchemaStore(t, pool, nil)
+	ctx := context.Background()
+	// Five instances migrating the same schema at once, then again.
+	var wg sync.WaitGroup
+	errs := make([]error, 5)
+	for i := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = pgstore.New(pool, &pgstore.Options{Schema: s.Schema()}).Migrate(ctx)
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		require.NoError(t, err)
+	}
+	require.NoError(t, s.Migrate(ctx))
+	var n int
+	require.NoError(t, pool.QueryRow(ctx, `SELECT count(*) FROM `+quote(s.Schema())+`.schema_migrations`).Scan(&n))
+	assert.Equal(t, 1, n, "each version applied once")
+
+	// A fresh schema migrated by several instances at once.
+	fresh := s.Schema() + "_b"
+	t.Cleanup(func() { _, _ = pool.Exec(context.Background(), "DROP SCHEMA IF EXISTS "+quote(fresh)+" CASCADE") })
+	for i := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = pgstore.New(pool, &pgstore.Options{Schema: fresh}).Migrate(ctx)
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		require.NoError(t, err)
+	}
+}
+
+func TestInsertMessageTxRefusesOtherTypes(t *testing.T) {
+	t.Parallel()
+	s := newSchemaStore(t, testPool(t), nil)
+	msg := &webhook.Message{ID: "msg_x", Type: "a.b", Payload: []byte(`{}`), CreatedAt: time.Now()}
+	err := s.InsertMessageTx(context.Background(), "not a tx", msg, nil)
+	assert.ErrorIs(t, err, webhook.ErrTxUnsupported)
+	err = s.InsertMessageTx(context.Background(), nil, msg, nil)
+	assert.ErrorIs(t, err, webhook.ErrTxUnsupported)
+	_, err = s.GetMessage(context.Background(), "msg_x")
+	assert.ErrorIs(t, err, webhook.ErrNotFound, "nothing stored")
+}
