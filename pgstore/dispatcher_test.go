@@ -213,4 +213,3 @@ func TestThreeDispatchers(t *testing.T) {
 	}
 	t.Logf("3,000 events published and delivered through 3 dispatchers in %s", elapsed)
 }
-
