@@ -13,6 +13,7 @@ import (
 	"time"
 
 	webhook "github.com/hookline/webhook"
+	"github.com/hookline/webhook/internal/leakcheck"
 	"github.com/hookline/webhook/pgstore"
 	"github.com/hookline/webhook/webhooktest"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -29,11 +30,14 @@ const (
 	envCrashDefaults = "HOOKLINE_TEST_CRASH_DEFAULTS"
 )
 
+// TestMain runs the crash test's child when asked to, and otherwise the
+// tests, failing the run if a goroutine of hookline (a dispatcher's, a
+// store's listener) outlives them.
 func TestMain(m *testing.M) {
 	if schema := os.Getenv(envCrashChild); schema != "" {
 		os.Exit(crashChild(schema))
 	}
-	os.Exit(m.Run())
+	os.Exit(leakcheck.VerifyMain(m))
 }
 
 // crashLeases returns the AttemptTimeout and Lease of the crash test.

@@ -130,6 +130,10 @@ func leaseUntil(p webhook.ClaimParams) time.Time {
 // deliveries on the partial index deliveries_claim (FOR UPDATE SKIP
 // LOCKED, so concurrent claimers take different rows), leases them, and
 // returns them with their message and endpoint, earliest due first.
+//
+// Deliveries of p.SkipEndpoints are filtered out while walking the index,
+// so a claim passes over the due backlog of skipped endpoints that is
+// older than what it takes.
 func (s *Store) Claim(ctx context.Context, p webhook.ClaimParams) ([]*webhook.Claimed, error) {
 	if p.Limit <= 0 {
 		return nil, ctx.Err()
@@ -138,7 +142,16 @@ func (s *Store) Claim(ctx context.Context, p webhook.ClaimParams) ([]*webhook.Cl
 	if skip == nil {
 		skip = []string{}
 	}
-	rows, err := s.pool.Query(ctx, s.q.claim, p.Now, skip, p.Limit, newToken(), p.Owner, leaseUntil(p))
+	sql := s.q.claim
+	if len(skip) > 0 {
+		sql = s.q.claimSkip
+	}
+	// QueryExecModeExec sends the claim as an unnamed statement, which
+	// Postgres plans with the actual parameters every time. A named
+	// prepared statement may switch to a generic plan, which (LIMIT and
+	// due time unknown) sorts every due row instead of walking the index:
+	// 0.6 s instead of 5 ms at 1M pending (see bench_test.go).
+	rows, err := s.pool.Query(ctx, sql, pgx.QueryExecModeExec, p.Now, skip, p.Limit, newToken(), p.Owner, leaseUntil(p))
 	if err != nil {
 		return nil, mapErr(err, "claiming deliveries")
 	}

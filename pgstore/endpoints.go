@@ -93,6 +93,26 @@ func (s *Store) ListEndpoints(ctx context.Context, q webhook.EndpointQuery) ([]*
 	return out, next, nil
 }
 
+// MatchEndpoints implements webhook.EndpointMatcher: the tenant's enabled
+// endpoints subscribed to eventType, chosen by the database.
+func (s *Store) MatchEndpoints(ctx context.Context, tenant, eventType string) ([]*webhook.Endpoint, error) {
+	rows, err := s.pool.Query(ctx, s.q.matchEndpoints, tenant, eventType)
+	if err != nil {
+		return nil, mapErr(err, "matching endpoints")
+	}
+	eps, err := collect(rows, scanEndpoint)
+	if err != nil {
+		return nil, mapErr(err, "matching endpoints")
+	}
+	out := eps[:0]
+	for _, ep := range eps {
+		if ep.Subscribes(eventType) { // the Go rule has the last word
+			out = append(out, ep)
+		}
+	}
+	return out, nil
+}
+
 func scanEndpoint(row pgx.Row) (*webhook.Endpoint, error) {
 	ep := &webhook.Endpoint{}
 	dest, done := endpointDest(ep)

@@ -5,9 +5,9 @@ import "strings"
 // queries holds the store's SQL with the schema filled in.
 type queries struct {
 	createEndpoint, getEndpoint, updateEndpoint, deleteEndpoint string
-	listEndpoints                                               string
+	listEndpoints, matchEndpoints                               string
 	insertMessage, getMessage                                   string
-	claim, claimDelivery, record                                string
+	claim, claimSkip, claimDelivery, record                     string
 	getDelivery                                                 string
 	requeueOne, requeueEndpoint                                 string
 	purge                                                       string
@@ -52,6 +52,13 @@ func buildQueries(schema string) queries {
 	WHERE ($1 OR e.tenant = $2) AND (NOT $3 OR NOT e.disabled) AND e.id > $4
 	ORDER BY e.id LIMIT $5`)
 
+	// The tenant's enabled endpoints subscribed to $2 (Endpoint.Subscribes
+	// in SQL: no types, the type itself, "*", or a "prefix.*").
+	q.matchEndpoints = r.Replace(`SELECT ` + endpointCols + ` FROM {{S}}.endpoints e
+	WHERE e.tenant = $1 AND NOT e.disabled AND (cardinality(e.event_types) = 0
+		OR e.event_types && ARRAY[$2::text, '*']
+		OR EXISTS (SELECT 1 FROM unnest(e.event_types) t WHERE right(t, 2) = '.*' AND starts_with($2, left(t, -1))))`)
+
 	// One statement: the message (nothing if its ID exists), its
 	// deliveries, and a NOTIFY that listeners receive when the enclosing
 	// transaction commits.
@@ -76,16 +83,21 @@ SELECT (SELECT count(*) FROM m),
 	// Claim: lock a batch of due deliveries on the partial index, skipping
 	// rows other claimers hold, and lease them. The ids go through an
 	// array so the UPDATE finds them by primary key whatever the plan.
-	q.claim = r.Replace(`WITH d AS (
+	// The statement without skipped endpoints is kept apart: the
+	// "<> ALL" filter's estimate pushes plans off the ordered index.
+	const claimHead = `WITH d AS (
 	UPDATE {{S}}.deliveries d SET lease_token = $4, lease_owner = $5, lease_expires_at = $6, claim_at = $6
 	WHERE d.id = ANY (ARRAY(
 		SELECT c.id FROM {{S}}.deliveries c
-		WHERE c.state = 'pending' AND c.claim_at <= $1 AND c.endpoint_id <> ALL ($2::text[])
+		WHERE c.state = 'pending' AND c.claim_at <= $1 AND `
+	const claimFoot = `
 		ORDER BY c.claim_at
 		LIMIT $3
 		FOR UPDATE SKIP LOCKED))
 	RETURNING d.*
-)` + claimTail)
+)`
+	q.claim = r.Replace(claimHead + `cardinality($2::text[]) = 0` + claimFoot + claimTail)
+	q.claimSkip = r.Replace(claimHead + `c.endpoint_id <> ALL ($2::text[])` + claimFoot + claimTail)
 	q.claimDelivery = r.Replace(`WITH d AS (
 	UPDATE {{S}}.deliveries d SET lease_token = $3, lease_owner = $4, lease_expires_at = $5, claim_at = $5
 	WHERE d.id = $2 AND d.state = 'pending' AND (d.lease_token IS NULL OR d.lease_expires_at <= $1)

@@ -78,6 +78,8 @@ var (
 	_ webhook.Store      = (*Store)(nil)
 	_ webhook.Notifier   = (*Store)(nil)
 	_ webhook.TxInserter = (*Store)(nil)
+
+	_ webhook.EndpointMatcher = (*Store)(nil)
 )
 
 // New returns a Store using pool, with its tables in opts.Schema. It does

@@ -69,3 +69,39 @@ func TestInsertMessageTxRefusesOtherTypes(t *testing.T) {
 	_, err = s.GetMessage(context.Background(), "msg_x")
 	assert.ErrorIs(t, err, webhook.ErrNotFound, "nothing stored")
 }
+
+func TestMatchEndpoints(t *testing.T) {
+	t.Parallel()
+	s := newSchemaStore(t, testPool(t), nil)
+	ctx := context.Background()
+	now := time.Now()
+	mk := func(id, tenant string, disabled bool, types ...string) {
+		require.NoError(t, s.CreateEndpoint(ctx, &webhook.Endpoint{ID: id, Tenant: tenant, URL: "https://example.com/",
+			Secret: "whsec_x", EventTypes: types, Disabled: disabled, CreatedAt: now, UpdatedAt: now}))
+	}
+	mk("all", "t", false)
+	mk("star", "t", false, "*")
+	mk("exact", "t", false, "reward.issued")
+	mk("prefix", "t", false, "other", "reward.*")
+	mk("deep", "t", false, "reward.tier.*")
+	mk("nomatch", "t", false, "payment.*", "rewardissued")
+	mk("off", "t", true)
+	mk("elsewhere", "u", false)
+	for _, tc := range []struct {
+		typ  string
+		want []string
+	}{
+		{"reward.issued", []string{"all", "exact", "prefix", "star"}},
+		{"reward.tier.changed", []string{"all", "deep", "prefix", "star"}},
+		{"payment.x", []string{"all", "nomatch", "star"}},
+		{"rewardXissued", []string{"all", "star"}},
+	} {
+		eps, err := s.MatchEndpoints(ctx, "t", tc.typ)
+		require.NoError(t, err)
+		var got []string
+		for _, ep := range eps {
+			got = append(got, ep.ID)
+		}
+		assert.ElementsMatch(t, tc.want, got, tc.typ)
+	}
+}
