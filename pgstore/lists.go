@@ -12,6 +12,14 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
+// customPlan sends a statement unnamed, so Postgres plans it with its
+// parameters every time. A cached named statement may move to a generic
+// plan, which with an unknown LIMIT and bound may sort every matching row
+// instead of walking an index in order (measured on the claim: 0.6 s
+// instead of 5 ms at 1M rows). Used where an ordered index walk with a
+// LIMIT is the point: claims, listings, purges.
+const customPlan = pgx.QueryExecModeExec
+
 // where builds a WHERE clause with numbered parameters.
 type where struct {
 	conds []string
@@ -60,7 +68,7 @@ func (s *Store) ListDeliveries(ctx context.Context, q webhook.DeliveryQuery) ([]
 	w.args = append(w.args, limit+1)
 	sql := "SELECT " + deliveryCols + " FROM " + s.q.schema + ".deliveries d" + w.sql() +
 		" ORDER BY d.id DESC LIMIT $" + strconv.Itoa(len(w.args))
-	rows, err := s.pool.Query(ctx, sql, w.args...)
+	rows, err := s.pool.Query(ctx, sql, append([]any{customPlan}, w.args...)...)
 	if err != nil {
 		return nil, "", mapErr(err, "listing deliveries")
 	}
@@ -95,7 +103,7 @@ func (s *Store) ListAttempts(ctx context.Context, q webhook.AttemptQuery) ([]*we
 	w.args = append(w.args, limit+1)
 	sql := "SELECT " + attemptCols + " FROM " + s.q.schema + ".attempts a" + w.sql() +
 		" ORDER BY a.id LIMIT $" + strconv.Itoa(len(w.args))
-	rows, err := s.pool.Query(ctx, sql, w.args...)
+	rows, err := s.pool.Query(ctx, sql, append([]any{customPlan}, w.args...)...)
 	if err != nil {
 		return nil, "", mapErr(err, "listing attempts")
 	}
@@ -223,7 +231,7 @@ func (s *Store) purge(ctx context.Context, before time.Time, limit int) (deliver
 		return 0, 0, ctx.Err()
 	}
 	var d, l int64
-	if err := s.pool.QueryRow(ctx, s.q.purge, before, limit).Scan(&d, &l); err != nil {
+	if err := s.pool.QueryRow(ctx, s.q.purge, customPlan, before, limit).Scan(&d, &l); err != nil {
 		return 0, 0, mapErr(err, "purging")
 	}
 	return int(d), int(l), nil
