@@ -2,7 +2,6 @@ package pgstore
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -217,9 +216,8 @@ func (s *Store) Stats(ctx context.Context, q webhook.StatsQuery) (*webhook.Stats
 }
 
 // Purge implements webhook.Store: one statement deletes up to limit
-// finished deliveries last updated before `before` (oldest first, skipping
-// rows another purger holds), their attempts, and the messages they leave
-// with no delivery. It also deletes up to limit messages created before
+// finished deliveries last updated before `before` (oldest first), their
+// attempts, and the messages they leave with no delivery. It also deletes up to limit messages created before
 // `before` that were stored with no delivery at all (no subscriber).
 func (s *Store) Purge(ctx context.Context, before time.Time, limit int) (int, error) {
 	n, _, err := s.purge(ctx, before, limit)
@@ -230,8 +228,17 @@ func (s *Store) purge(ctx context.Context, before time.Time, limit int) (deliver
 	if limit <= 0 {
 		return 0, 0, ctx.Err()
 	}
+	// Purges take turns (a transaction-scoped advisory lock): two at once
+	// could each see the other's deliveries of a message still there, and
+	// neither would delete the message.
 	var d, l int64
-	if err := s.pool.QueryRow(ctx, s.q.purge, customPlan, before, limit).Scan(&d, &l); err != nil {
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", s.lockKey("purge")); err != nil {
+			return err
+		}
+		return tx.QueryRow(ctx, s.q.purge, customPlan, before, limit).Scan(&d, &l)
+	})
+	if err != nil {
 		return 0, 0, mapErr(err, "purging")
 	}
 	return int(d), int(l), nil
@@ -256,8 +263,8 @@ type Retention struct {
 // batches of r.BatchSize, until ctx ends; it then returns ctx's error. It
 // starts no goroutine: run it on one of yours (go store.RunRetention(ctx,
 // ...)) and cancel ctx to stop it. Several instances may run it at once:
-// batches skip rows another instance is deleting. A failed purge is logged
-// and retried at the next interval.
+// their batches take turns. A failed purge is logged and retried at the
+// next interval.
 func (s *Store) RunRetention(ctx context.Context, r Retention) error {
 	if r.MaxAge <= 0 {
 		return &webhook.ValidationError{Field: "retention", Reason: "MaxAge must be positive"}
@@ -297,9 +304,6 @@ func (s *Store) PurgeAll(ctx context.Context, before time.Time, batchSize int) (
 		d, l, err := s.purge(ctx, before, batchSize)
 		total += d
 		if err != nil {
-			if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-				return total, ctx.Err()
-			}
 			return total, err
 		}
 		if d < batchSize && l < batchSize {

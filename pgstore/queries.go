@@ -149,7 +149,6 @@ SELECT ord FROM u`)
 	// Purge: a bounded batch of finished deliveries (their attempts go by
 	// ON DELETE CASCADE), then the messages they leave with no delivery,
 	// then a bounded batch of old messages stored with no delivery at all.
-	// Rows another purger holds are skipped.
 	q.purge = r.Replace(`WITH p AS (
 	SELECT id, message_id FROM {{S}}.deliveries
 	WHERE state <> 'pending' AND updated_at < $1

@@ -157,9 +157,7 @@ func (s *Store) Migrate(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	h := fnv.New64a()
-	h.Write([]byte("hookline.migrate:" + s.schema))
-	lockKey := int64(h.Sum64())
+	lockKey := s.lockKey("migrate")
 	sch := pgx.Identifier{s.schema}.Sanitize()
 
 	tx, err := s.pool.Begin(ctx)
@@ -219,6 +217,13 @@ func (s *Store) Close() error {
 	s.lmu.Unlock()
 	s.listeners.Wait()
 	return nil
+}
+
+// lockKey is the advisory lock key of an operation on this schema.
+func (s *Store) lockKey(op string) int64 {
+	h := fnv.New64a()
+	h.Write([]byte("hookline." + op + ":" + s.schema))
+	return int64(h.Sum64())
 }
 
 // newToken returns a fresh lease token.
