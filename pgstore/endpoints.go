@@ -16,7 +16,7 @@ func endpointArgs(ep *webhook.Endpoint) []any {
 	}
 	return []any{ep.ID, ep.Tenant, ep.URL, ep.Description, types, ep.Disabled, ep.DisabledReason,
 		ep.Secret, ep.PreviousSecret, nullTime(ep.PreviousSecretExpiresAt), ep.Headers, ep.RateLimit,
-		ep.Metadata, ep.CreatedAt, ep.UpdatedAt}
+		ep.Metadata, ep.CreatedAt, ep.UpdatedAt, ep.SigningKey}
 }
 
 // endpointDest returns the scan destinations of endpointCols and a func
@@ -25,7 +25,7 @@ func endpointDest(ep *webhook.Endpoint) ([]any, func()) {
 	var prevExp *time.Time
 	dest := []any{&ep.ID, &ep.Tenant, &ep.URL, &ep.Description, &ep.EventTypes, &ep.Disabled,
 		&ep.DisabledReason, &ep.Secret, &ep.PreviousSecret, &prevExp, &ep.Headers, &ep.RateLimit,
-		&ep.Metadata, &ep.CreatedAt, &ep.UpdatedAt}
+		&ep.Metadata, &ep.CreatedAt, &ep.UpdatedAt, &ep.SigningKey}
 	return dest, func() {
 		ep.PreviousSecretExpiresAt = utc(prevExp)
 		ep.CreatedAt, ep.UpdatedAt = ep.CreatedAt.UTC(), ep.UpdatedAt.UTC()
@@ -50,7 +50,7 @@ func (s *Store) GetEndpoint(ctx context.Context, id string) (*webhook.Endpoint, 
 // UpdateEndpoint implements webhook.Store.
 func (s *Store) UpdateEndpoint(ctx context.Context, ep *webhook.Endpoint) error {
 	args := endpointArgs(ep)
-	args = append(args[:13], ep.UpdatedAt) // CreatedAt stays
+	args = append(args[:13], ep.UpdatedAt, ep.SigningKey) // CreatedAt stays
 	tag, err := s.pool.Exec(ctx, s.q.updateEndpoint, args...)
 	if err != nil {
 		return mapErr(err, "endpoint "+ep.ID)

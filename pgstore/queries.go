@@ -16,7 +16,7 @@ type queries struct {
 
 const endpointCols = `e.id, e.tenant, e.url, e.description, e.event_types, e.disabled, e.disabled_reason,
 	e.secret, e.previous_secret, e.previous_secret_expires_at, e.headers, e.rate_limit, e.metadata,
-	e.created_at, e.updated_at`
+	e.created_at, e.updated_at, e.signing_key`
 
 const deliveryCols = `d.id, d.message_id, d.endpoint_id, d.tenant, d.event_type, d.state, d.attempts,
 	d.next_attempt_at, d.last_attempt_at, d.last_status_code, d.last_error, d.created_at, d.updated_at`
@@ -41,11 +41,12 @@ func buildQueries(schema string) queries {
 	q := queries{schema: schema}
 	q.createEndpoint = r.Replace(`INSERT INTO {{S}}.endpoints (id, tenant, url, description, event_types, disabled,
 	disabled_reason, secret, previous_secret, previous_secret_expires_at, headers, rate_limit, metadata,
-	created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`)
+	created_at, updated_at, signing_key) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`)
 	q.getEndpoint = r.Replace(`SELECT ` + endpointCols + ` FROM {{S}}.endpoints e WHERE e.id = $1`)
 	q.updateEndpoint = r.Replace(`UPDATE {{S}}.endpoints SET tenant = $2, url = $3, description = $4,
 	event_types = $5, disabled = $6, disabled_reason = $7, secret = $8, previous_secret = $9,
-	previous_secret_expires_at = $10, headers = $11, rate_limit = $12, metadata = $13, updated_at = $14
+	previous_secret_expires_at = $10, headers = $11, rate_limit = $12, metadata = $13, updated_at = $14,
+	signing_key = $15
 	WHERE id = $1`)
 	q.deleteEndpoint = r.Replace(`DELETE FROM {{S}}.endpoints WHERE id = $1`)
 	q.listEndpoints = r.Replace(`SELECT ` + endpointCols + ` FROM {{S}}.endpoints e
