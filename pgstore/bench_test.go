@@ -8,6 +8,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -198,6 +199,7 @@ func benchDeliveries(t *testing.T, pool *pgxpool.Pool, url string, instances, n 
 	mustExec(t, pool, "VACUUM ANALYZE "+sch+".deliveries, "+sch+".messages")
 
 	var ds []*webhook.Dispatcher
+	var counters []*countingStore
 	for range instances {
 		cfg, err := pgxpool.ParseConfig(os.Getenv(envURL))
 		require.NoError(t, err)
@@ -205,8 +207,9 @@ func benchDeliveries(t *testing.T, pool *pgxpool.Pool, url string, instances, n 
 		p, err := pgxpool.NewWithConfig(ctx, cfg)
 		require.NoError(t, err)
 		t.Cleanup(p.Close)
-		st := pgstore.New(p, &pgstore.Options{Schema: store.Schema()})
+		st := &countingStore{Store: pgstore.New(p, &pgstore.Options{Schema: store.Schema()})}
 		t.Cleanup(func() { st.Close() })
+		counters = append(counters, st)
 		d, err := webhook.New(webhook.Config{Store: st, AllowHTTP: true, AllowPrivateNetworks: true})
 		require.NoError(t, err)
 		ds = append(ds, d)
@@ -232,4 +235,87 @@ func benchDeliveries(t *testing.T, pool *pgxpool.Pool, url string, instances, n 
 	require.NoError(t, pool.QueryRow(ctx, "SELECT count(*) FROM "+sch+".attempts WHERE status_code = 204").Scan(&ok))
 	require.Equal(t, n, ok, "one successful attempt per delivery")
 	t.Logf("%d instance(s): %d deliveries in %s = %.0f deliveries/s", instances, n, elapsed.Round(time.Millisecond), float64(n)/elapsed.Seconds())
+	for i, c := range counters {
+		t.Logf("  instance %d: %d claims (%.1f deliveries each, %s in all), %d records (%.1f each, %s in all)", i,
+			c.claims.Load(), float64(c.claimed.Load())/float64(max(1, c.claims.Load())), time.Duration(c.claimTime.Load()).Round(time.Millisecond),
+			c.records.Load(), float64(c.recorded.Load())/float64(max(1, c.records.Load())), time.Duration(c.recordTime.Load()).Round(time.Millisecond))
+	}
+}
+
+// countingStore counts the store calls of the hot path and their batch
+// sizes; the other methods (Notify among them) pass through.
+type countingStore struct {
+	*pgstore.Store
+	claims, claimed, claimTime    atomic.Int64
+	records, recorded, recordTime atomic.Int64
+}
+
+func (c *countingStore) Claim(ctx context.Context, p webhook.ClaimParams) ([]*webhook.Claimed, error) {
+	start := time.Now()
+	cs, err := c.Store.Claim(ctx, p)
+	c.claimTime.Add(int64(time.Since(start)))
+	c.claims.Add(1)
+	c.claimed.Add(int64(len(cs)))
+	return cs, err
+}
+
+func (c *countingStore) Record(ctx context.Context, recs []webhook.Record) ([]bool, error) {
+	start := time.Now()
+	applied, err := c.Store.Record(ctx, recs)
+	c.recordTime.Add(int64(time.Since(start)))
+	c.records.Add(1)
+	c.recorded.Add(int64(len(recs)))
+	return applied, err
+}
+
+// TestBenchBookkeeping measures the store alone, no HTTP: workers that
+// claim a batch and record it at once (an attempt each), over 50,000
+// pending deliveries, with batches of 100 and of 1.
+func TestBenchBookkeeping(t *testing.T) {
+	pool := benchOnly(t)
+	for _, tc := range []struct{ workers, batch, n int }{{4, 100, 50_000}, {2, 100, 50_000}, {4, 1, 5_000}} {
+		t.Run(fmt.Sprintf("workers=%d/batch=%d", tc.workers, tc.batch), func(t *testing.T) {
+			ctx := context.Background()
+			store := newSchemaStore(t, pool, nil)
+			sch := quote(store.Schema())
+			now := time.Now()
+			ep := &webhook.Endpoint{ID: "ep_0", URL: "https://example.com/", Secret: webhook.NewSecret(), CreatedAt: now, UpdatedAt: now}
+			require.NoError(t, store.CreateEndpoint(ctx, ep))
+			loadDeliveries(t, pool, sch, ep.ID, "pending", 1, tc.n)
+			mustExec(t, pool, "VACUUM ANALYZE "+sch+".deliveries, "+sch+".messages")
+			var done atomic.Int64
+			start := time.Now()
+			errs := make(chan error, tc.workers)
+			for range tc.workers {
+				go func() {
+					for {
+						now := time.Now()
+						cs, err := store.Claim(ctx, webhook.ClaimParams{Owner: "b", Now: now, Limit: tc.batch, Lease: time.Minute})
+						if err != nil || len(cs) == 0 {
+							errs <- err
+							return
+						}
+						recs := make([]webhook.Record, len(cs))
+						for i, c := range cs {
+							recs[i] = webhook.Record{DeliveryID: c.Delivery.ID, Lease: c.Lease, Now: now, State: webhook.StateSucceeded,
+								Attempt: &webhook.Attempt{ID: "att_" + c.Delivery.ID, DeliveryID: c.Delivery.ID, MessageID: c.Message.ID,
+									EndpointID: c.Endpoint.ID, Number: 1, StartedAt: now, Duration: time.Millisecond, StatusCode: 200}}
+						}
+						if _, err := store.Record(ctx, recs); err != nil {
+							errs <- err
+							return
+						}
+						done.Add(int64(len(cs)))
+					}
+				}()
+			}
+			for range tc.workers {
+				require.NoError(t, <-errs)
+			}
+			elapsed := time.Since(start)
+			require.Equal(t, int64(tc.n), done.Load())
+			t.Logf("%d workers, batches of %d: %d deliveries claimed and recorded in %s = %.0f/s",
+				tc.workers, tc.batch, tc.n, elapsed.Round(time.Millisecond), float64(tc.n)/elapsed.Seconds())
+		})
+	}
 }
