@@ -13,7 +13,8 @@ import (
 // may have been missed while it was away. The subscription ends with ctx.
 //
 // All subscriptions share one listener goroutine on a dedicated connection
-// (made from the pool's configuration, not taken from the pool), started by
+// (Options.ListenConfig, else the pool's settings; not taken from the
+// pool), started by
 // the first subscription and stopped when the last one ends or the store
 // is closed. On a lost connection it reconnects with a backoff of up to 10
 // seconds; the dispatcher's poll interval covers the gap.
@@ -86,7 +87,11 @@ func (s *Store) listen(ctx context.Context) {
 // listenOnce connects, listens and relays notifications until an error or
 // ctx ends. connected runs once LISTEN is in place.
 func (s *Store) listenOnce(ctx context.Context, connected func()) error {
-	conn, err := pgx.ConnectConfig(ctx, s.pool.Config().ConnConfig.Copy())
+	cfg := s.listenCfg
+	if cfg == nil {
+		cfg = s.pool.Config().ConnConfig
+	}
+	conn, err := pgx.ConnectConfig(ctx, cfg.Copy())
 	if err != nil {
 		return err
 	}

@@ -50,6 +50,11 @@ type Options struct {
 	// return a channel that never receives: dispatchers then find work by
 	// polling alone (webhook.Config.PollInterval). Defaults to false.
 	DisableNotify bool
+	// ListenConfig is the connection the listener opens for LISTEN.
+	// Defaults to the pool's connection settings. Set it when the pool goes
+	// through a proxy in transaction pooling mode (PgBouncer), which cannot
+	// hold a LISTEN: point it at the server itself.
+	ListenConfig *pgx.ConnConfig
 	// Logger receives the listener's connection errors. Defaults to
 	// discarding them.
 	Logger *slog.Logger
@@ -60,12 +65,13 @@ type Options struct {
 // Create it with New, create its tables with Migrate, and Close it to stop
 // its listener. Safe for concurrent use, and by several processes at once.
 type Store struct {
-	pool    *pgxpool.Pool
-	schema  string
-	channel string
-	notify  bool
-	log     *slog.Logger
-	q       queries
+	pool      *pgxpool.Pool
+	schema    string
+	channel   string
+	notify    bool
+	listenCfg *pgx.ConnConfig
+	log       *slog.Logger
+	q         queries
 
 	lmu       sync.Mutex
 	subs      map[chan struct{}]struct{}
@@ -102,12 +108,13 @@ func New(pool *pgxpool.Pool, opts *Options) *Store {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	s := &Store{
-		pool:    pool,
-		schema:  o.Schema,
-		channel: o.Channel,
-		notify:  !o.DisableNotify,
-		log:     o.Logger,
-		subs:    map[chan struct{}]struct{}{},
+		pool:      pool,
+		schema:    o.Schema,
+		channel:   o.Channel,
+		notify:    !o.DisableNotify,
+		listenCfg: o.ListenConfig,
+		log:       o.Logger,
+		subs:      map[chan struct{}]struct{}{},
 	}
 	s.q = buildQueries(pgx.Identifier{o.Schema}.Sanitize())
 	return s
