@@ -8,6 +8,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -16,6 +17,7 @@ import (
 	"github.com/hookline/webhook/pgstore"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
@@ -316,6 +318,41 @@ func TestBenchBookkeeping(t *testing.T) {
 			require.Equal(t, int64(tc.n), done.Load())
 			t.Logf("%d workers, batches of %d: %d deliveries claimed and recorded in %s = %.0f/s",
 				tc.workers, tc.batch, tc.n, elapsed.Round(time.Millisecond), float64(tc.n)/elapsed.Seconds())
+		})
+	}
+}
+
+// TestBenchPublish measures Publish from 8 goroutines (two endpoints
+// subscribed, so two deliveries per message), with NOTIFY and without.
+func TestBenchPublish(t *testing.T) {
+	pool := benchOnly(t)
+	for _, notify := range []bool{true, false, true, false} {
+		t.Run(fmt.Sprintf("notify=%v", notify), func(t *testing.T) {
+			ctx := context.Background()
+			store := newSchemaStore(t, pool, &pgstore.Options{DisableNotify: !notify})
+			d, err := webhook.New(webhook.Config{Store: store, AllowHTTP: true, AllowPrivateNetworks: true})
+			require.NoError(t, err)
+			for range 2 {
+				require.NoError(t, d.CreateEndpoint(ctx, &webhook.Endpoint{URL: "http://127.0.0.1:1/"}))
+			}
+			const n, workers = 4000, 8
+			var wg sync.WaitGroup
+			start := time.Now()
+			for w := range workers {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for i := w; i < n; i += workers {
+						_, err := d.Publish(ctx, orderPlaced{OrderID: i}, nil)
+						if !assert.NoError(t, err) {
+							return
+						}
+					}
+				}()
+			}
+			wg.Wait()
+			elapsed := time.Since(start)
+			t.Logf("notify=%v: %d publishes in %s = %.0f/s", notify, n, elapsed.Round(time.Millisecond), float64(n)/elapsed.Seconds())
 		})
 	}
 }

@@ -249,8 +249,13 @@ func mapErr(err error, what string) error {
 		return fmt.Errorf("%w: %s", webhook.ErrNotFound, what)
 	}
 	var pe *pgconn.PgError
-	if errors.As(err, &pe) && pe.Code == "23505" { // unique_violation
-		return fmt.Errorf("%w: %s: %s", webhook.ErrConflict, what, pe.Detail)
+	if errors.As(err, &pe) {
+		switch pe.Code {
+		case "23505": // unique_violation: it exists already
+			return fmt.Errorf("%w: %s: %s", webhook.ErrConflict, what, pe.Detail)
+		case "23503": // foreign_key_violation: an endpoint was deleted meanwhile
+			return fmt.Errorf("%w: %s: %s", webhook.ErrConflict, what, pe.Detail)
+		}
 	}
 	return fmt.Errorf("pgstore: %s: %w", what, err)
 }
