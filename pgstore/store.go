@@ -251,9 +251,8 @@ func mapErr(err error, what string) error {
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) {
 		switch pe.Code {
-		case "23505": // unique_violation: it exists already
-			return fmt.Errorf("%w: %s: %s", webhook.ErrConflict, what, pe.Detail)
-		case "23503": // foreign_key_violation: an endpoint was deleted meanwhile
+		case "23505", // unique_violation: it exists already
+			"23503": // foreign_key_violation: an endpoint was deleted meanwhile
 			return fmt.Errorf("%w: %s: %s", webhook.ErrConflict, what, pe.Detail)
 		}
 	}
