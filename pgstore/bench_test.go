@@ -356,3 +356,34 @@ func TestBenchPublish(t *testing.T) {
 		})
 	}
 }
+
+// TestBenchClaimSkip measures the known cost of SkipEndpoints: a claim
+// that skips an endpoint walks past that endpoint's due deliveries older
+// than what it takes (100k here).
+func TestBenchClaimSkip(t *testing.T) {
+	pool := benchOnly(t)
+	store := newSchemaStore(t, pool, nil)
+	ctx := context.Background()
+	sch := quote(store.Schema())
+	now := time.Now()
+	for _, id := range []string{"ep_slow", "ep_fast"} {
+		require.NoError(t, store.CreateEndpoint(ctx, &webhook.Endpoint{ID: id, URL: "https://example.com/", Secret: "whsec_x", CreatedAt: now, UpdatedAt: now}))
+	}
+	loadDeliveries(t, pool, sch, "ep_slow", "pending", 1, 100_000)
+	loadDeliveries(t, pool, sch, "ep_fast", "pending", 100_001, 1_000)
+	// The fast endpoint's deliveries came due last.
+	mustExec(t, pool, `UPDATE `+sch+`.deliveries SET claim_at = now(), next_attempt_at = now() WHERE endpoint_id = 'ep_fast'`)
+	mustExec(t, pool, "VACUUM ANALYZE "+sch+".deliveries, "+sch+".messages")
+	for _, skip := range [][]string{nil, {"ep_slow"}} {
+		var ds []time.Duration
+		for range 5 {
+			start := time.Now()
+			cs, err := store.Claim(ctx, webhook.ClaimParams{Owner: "b", Now: time.Now(), Limit: 64, Lease: time.Hour, SkipEndpoints: skip})
+			ds = append(ds, time.Since(start))
+			require.NoError(t, err)
+			require.Len(t, cs, 64)
+		}
+		slices.Sort(ds)
+		t.Logf("skip %v: Claim(64) with 100k due deliveries of ep_slow ahead: median %s (min %s)", skip, ds[2], ds[0])
+	}
+}
