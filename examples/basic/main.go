@@ -49,11 +49,10 @@ func run() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 
-	// A receiver with two paths: /crm answers 200, /loyalty fails the first
-	// two attempts of each message with a 503.
+	// A receiver with two paths: /crm answers 200; /loyalty fails its first
+	// two requests with a 503, then answers 200.
 	var secrets sync.Map // path -> secret
-	var mu sync.Mutex
-	fails := map[string]int{}
+	var loyaltyRequests atomic.Int64
 	var received atomic.Int64
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
@@ -62,15 +61,9 @@ func run() error {
 			http.Error(w, err.Error(), http.StatusUnauthorized)
 			return
 		}
-		if r.URL.Path == "/loyalty" {
-			mu.Lock()
-			fails[r.Header.Get("webhook-id")]++
-			n := fails[r.Header.Get("webhook-id")]
-			mu.Unlock()
-			if n <= 2 {
-				http.Error(w, "warming up, try again", http.StatusServiceUnavailable)
-				return
-			}
+		if r.URL.Path == "/loyalty" && loyaltyRequests.Add(1) <= 2 {
+			http.Error(w, "warming up, try again", http.StatusServiceUnavailable)
+			return
 		}
 		received.Add(1)
 		fmt.Printf("  receiver %-8s got %s %s (signature verified)\n", r.URL.Path, r.Header.Get("webhook-id"), body)

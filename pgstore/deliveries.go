@@ -1,0 +1,241 @@
+package pgstore
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"time"
+
+	webhook "github.com/hookline/webhook"
+	"github.com/jackc/pgx/v5"
+)
+
+// querier is what the store needs of a pool or a transaction.
+type querier interface {
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// InsertMessage implements webhook.Store: one statement stores the message,
+// its deliveries and a NOTIFY to other instances.
+func (s *Store) InsertMessage(ctx context.Context, msg *webhook.Message, deliveries []*webhook.Delivery) error {
+	return s.insertMessage(ctx, s.pool, msg, deliveries)
+}
+
+// InsertMessageTx implements webhook.TxInserter: tx must be a pgx.Tx (from
+// a pool, a connection or a nested transaction); the message and its
+// deliveries then commit or roll back with it, and listeners are notified
+// only on commit. Any other type is webhook.ErrTxUnsupported.
+func (s *Store) InsertMessageTx(ctx context.Context, tx any, msg *webhook.Message, deliveries []*webhook.Delivery) error {
+	t, ok := tx.(pgx.Tx)
+	if !ok || t == nil {
+		return fmt.Errorf("%w: pgstore joins a pgx.Tx, got %T", webhook.ErrTxUnsupported, tx)
+	}
+	return s.insertMessage(ctx, t, msg, deliveries)
+}
+
+func (s *Store) insertMessage(ctx context.Context, q querier, msg *webhook.Message, deliveries []*webhook.Delivery) error {
+	n := len(deliveries)
+	ids, eps, states := make([]string, n), make([]string, n), make([]string, n)
+	attempts := make([]int32, n)
+	nexts, created, updated := make([]time.Time, n), make([]time.Time, n), make([]time.Time, n)
+	for i, d := range deliveries {
+		ids[i], eps[i], states[i] = d.ID, d.EndpointID, string(d.State)
+		if states[i] == "" {
+			states[i] = string(webhook.StatePending)
+		}
+		attempts[i] = int32(d.Attempts)
+		nexts[i], created[i], updated[i] = d.NextAttemptAt, d.CreatedAt, d.UpdatedAt
+	}
+	payload := []byte(msg.Payload)
+	if payload == nil {
+		payload = []byte{}
+	}
+	var inserted, notified int
+	err := q.QueryRow(ctx, s.q.insertMessage, msg.ID, msg.Tenant, msg.Type, payload, msg.Metadata, msg.CreatedAt,
+		ids, eps, states, attempts, nexts, created, updated, s.channel, s.notify).Scan(&inserted, &notified)
+	if err != nil {
+		return mapErr(err, "inserting message "+msg.ID)
+	}
+	if inserted == 0 {
+		return fmt.Errorf("%w: %s", webhook.ErrDuplicate, msg.ID)
+	}
+	return nil
+}
+
+// GetMessage implements webhook.Store.
+func (s *Store) GetMessage(ctx context.Context, id string) (*webhook.Message, error) {
+	m := &webhook.Message{}
+	if err := s.pool.QueryRow(ctx, s.q.getMessage, id).Scan(messageDest(m)...); err != nil {
+		return nil, mapErr(err, "message "+id)
+	}
+	m.CreatedAt = m.CreatedAt.UTC()
+	return m, nil
+}
+
+func messageDest(m *webhook.Message) []any {
+	return []any{&m.ID, &m.Tenant, &m.Type, (*[]byte)(&m.Payload), &m.Metadata, &m.CreatedAt}
+}
+
+// deliveryDest returns the scan destinations of deliveryCols and a func
+// that finishes d after the scan.
+func deliveryDest(d *webhook.Delivery) ([]any, func()) {
+	var state string
+	var attempts, status int32
+	var next, last *time.Time
+	dest := []any{&d.ID, &d.MessageID, &d.EndpointID, &d.Tenant, &d.EventType, &state, &attempts,
+		&next, &last, &status, &d.LastError, &d.CreatedAt, &d.UpdatedAt}
+	return dest, func() {
+		d.State = webhook.DeliveryState(state)
+		d.Attempts, d.LastStatusCode = int(attempts), int(status)
+		d.NextAttemptAt, d.LastAttemptAt = utc(next), utc(last)
+		d.CreatedAt, d.UpdatedAt = d.CreatedAt.UTC(), d.UpdatedAt.UTC()
+	}
+}
+
+func scanDelivery(row pgx.Row) (*webhook.Delivery, error) {
+	d := &webhook.Delivery{}
+	dest, done := deliveryDest(d)
+	if err := row.Scan(dest...); err != nil {
+		return nil, err
+	}
+	done()
+	return d, nil
+}
+
+// scanClaimed reads a row of claimTail.
+func scanClaimed(row pgx.Row) (*webhook.Claimed, error) {
+	c := &webhook.Claimed{Delivery: &webhook.Delivery{}, Message: &webhook.Message{}, Endpoint: &webhook.Endpoint{}}
+	ddest, ddone := deliveryDest(c.Delivery)
+	edest, edone := endpointDest(c.Endpoint)
+	dest := append(ddest, &c.Lease, &c.LeaseExpiresAt)
+	dest = append(dest, messageDest(c.Message)...)
+	dest = append(dest, edest...)
+	if err := row.Scan(dest...); err != nil {
+		return nil, err
+	}
+	ddone()
+	edone()
+	c.LeaseExpiresAt = c.LeaseExpiresAt.UTC()
+	c.Message.CreatedAt = c.Message.CreatedAt.UTC()
+	return c, nil
+}
+
+// leaseUntil is the lease's expiry at the database's precision.
+func leaseUntil(p webhook.ClaimParams) time.Time {
+	return p.Now.Add(p.Lease).Truncate(time.Microsecond)
+}
+
+// Claim implements webhook.Store: one statement locks up to p.Limit due
+// deliveries on the partial index deliveries_claim (FOR UPDATE SKIP
+// LOCKED, so concurrent claimers take different rows), leases them, and
+// returns them with their message and endpoint, earliest due first.
+//
+// Deliveries of p.SkipEndpoints are filtered out while walking the index,
+// so a claim passes over the due backlog of skipped endpoints that is
+// older than what it takes.
+func (s *Store) Claim(ctx context.Context, p webhook.ClaimParams) ([]*webhook.Claimed, error) {
+	if p.Limit <= 0 {
+		return nil, ctx.Err()
+	}
+	skip := p.SkipEndpoints
+	if skip == nil {
+		skip = []string{}
+	}
+	sql := s.q.claim
+	if len(skip) > 0 {
+		sql = s.q.claimSkip
+	}
+	rows, err := s.pool.Query(ctx, sql, customPlan, p.Now, skip, p.Limit, newToken(), p.Owner, leaseUntil(p))
+	if err != nil {
+		return nil, mapErr(err, "claiming deliveries")
+	}
+	out, err := collect(rows, scanClaimed)
+	if err != nil {
+		return nil, mapErr(err, "claiming deliveries")
+	}
+	sort.Slice(out, func(i, j int) bool {
+		a, b := out[i].Delivery, out[j].Delivery
+		if !a.NextAttemptAt.Equal(b.NextAttemptAt) {
+			return a.NextAttemptAt.Before(b.NextAttemptAt)
+		}
+		return a.ID < b.ID
+	})
+	return out, nil
+}
+
+// ClaimDelivery implements webhook.Store.
+func (s *Store) ClaimDelivery(ctx context.Context, id string, p webhook.ClaimParams) (*webhook.Claimed, error) {
+	c, err := scanClaimed(s.pool.QueryRow(ctx, s.q.claimDelivery, p.Now, id, newToken(), p.Owner, leaseUntil(p)))
+	if err == nil {
+		return c, nil
+	}
+	if err != pgx.ErrNoRows {
+		return nil, mapErr(err, "claiming delivery "+id)
+	}
+	d, gerr := s.GetDelivery(ctx, id)
+	if gerr != nil {
+		return nil, gerr
+	}
+	return nil, fmt.Errorf("%w: delivery %s is %s or leased", webhook.ErrConflict, id, d.State)
+}
+
+// Record implements webhook.Store: the whole batch is one statement (the
+// records travel as arrays and are unnested), so it costs one round trip
+// and one commit however many records it holds.
+func (s *Store) Record(ctx context.Context, recs []webhook.Record) ([]bool, error) {
+	applied := make([]bool, len(recs))
+	if len(recs) == 0 {
+		return applied, ctx.Err()
+	}
+	n := len(recs)
+	ids, tokens, states, errs := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	nows, nexts, started := make([]time.Time, n), make([]time.Time, n), make([]time.Time, n)
+	attIDs, attErrs, responses, reqH, respH := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	numbers, statuses := make([]int32, n), make([]int32, n)
+	durations := make([]int64, n)
+	for i := range recs {
+		r := &recs[i]
+		ids[i], tokens[i], states[i], errs[i] = r.DeliveryID, r.Lease, string(r.State), clean(r.Error)
+		nows[i], nexts[i] = r.Now, r.NextAttemptAt
+		reqH[i], respH[i] = "null", "null"
+		if a := r.Attempt; a != nil {
+			attIDs[i], numbers[i], started[i], durations[i] = a.ID, int32(a.Number), a.StartedAt, int64(a.Duration)
+			statuses[i], attErrs[i], responses[i] = int32(a.StatusCode), clean(a.Error), clean(a.Response)
+			var err error
+			if reqH[i], err = headersJSON(a.RequestHeaders); err != nil {
+				return nil, err
+			}
+			if respH[i], err = headersJSON(a.ResponseHeaders); err != nil {
+				return nil, err
+			}
+		}
+	}
+	rows, err := s.pool.Query(ctx, s.q.record, ids, tokens, nows, states, nexts, errs,
+		attIDs, numbers, started, durations, statuses, attErrs, responses, reqH, respH)
+	if err != nil {
+		return nil, mapErr(err, "recording attempts")
+	}
+	ords, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return nil, mapErr(err, "recording attempts")
+	}
+	for _, o := range ords {
+		applied[o-1] = true
+	}
+	return applied, nil
+}
+
+func headersJSON(h map[string]string) (string, error) {
+	if h == nil {
+		return "null", nil
+	}
+	b, err := json.Marshal(cleanMap(h))
+	return string(b), err
+}
+
+// GetDelivery implements webhook.Store.
+func (s *Store) GetDelivery(ctx context.Context, id string) (*webhook.Delivery, error) {
+	d, err := scanDelivery(s.pool.QueryRow(ctx, s.q.getDelivery, id))
+	return d, mapErr(err, "delivery "+id)
+}

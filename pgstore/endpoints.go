@@ -1,0 +1,139 @@
+package pgstore
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	webhook "github.com/hookline/webhook"
+	"github.com/jackc/pgx/v5"
+)
+
+func endpointArgs(ep *webhook.Endpoint) []any {
+	types := ep.EventTypes
+	if types == nil {
+		types = []string{}
+	}
+	return []any{ep.ID, ep.Tenant, ep.URL, ep.Description, types, ep.Disabled, ep.DisabledReason,
+		ep.Secret, ep.PreviousSecret, nullTime(ep.PreviousSecretExpiresAt), ep.Headers, ep.RateLimit,
+		ep.Metadata, ep.CreatedAt, ep.UpdatedAt, ep.SigningKey, nullTime(ep.FailingSince)}
+}
+
+// endpointDest returns the scan destinations of endpointCols and a func
+// that finishes ep after the scan.
+func endpointDest(ep *webhook.Endpoint) ([]any, func()) {
+	var prevExp, failing *time.Time
+	dest := []any{&ep.ID, &ep.Tenant, &ep.URL, &ep.Description, &ep.EventTypes, &ep.Disabled,
+		&ep.DisabledReason, &ep.Secret, &ep.PreviousSecret, &prevExp, &ep.Headers, &ep.RateLimit,
+		&ep.Metadata, &ep.CreatedAt, &ep.UpdatedAt, &ep.SigningKey, &failing}
+	return dest, func() {
+		ep.PreviousSecretExpiresAt = utc(prevExp)
+		ep.FailingSince = utc(failing)
+		ep.CreatedAt, ep.UpdatedAt = ep.CreatedAt.UTC(), ep.UpdatedAt.UTC()
+		if len(ep.EventTypes) == 0 {
+			ep.EventTypes = nil
+		}
+	}
+}
+
+// CreateEndpoint implements webhook.Store.
+func (s *Store) CreateEndpoint(ctx context.Context, ep *webhook.Endpoint) error {
+	_, err := s.pool.Exec(ctx, s.q.createEndpoint, endpointArgs(ep)...)
+	return mapErr(err, "endpoint "+ep.ID)
+}
+
+// GetEndpoint implements webhook.Store.
+func (s *Store) GetEndpoint(ctx context.Context, id string) (*webhook.Endpoint, error) {
+	ep, err := scanEndpoint(s.pool.QueryRow(ctx, s.q.getEndpoint, id))
+	return ep, mapErr(err, "endpoint "+id)
+}
+
+// UpdateEndpoint implements webhook.Store.
+func (s *Store) UpdateEndpoint(ctx context.Context, ep *webhook.Endpoint) error {
+	args := endpointArgs(ep)
+	args = append(args[:13], ep.UpdatedAt, ep.SigningKey, nullTime(ep.FailingSince)) // CreatedAt stays
+	tag, err := s.pool.Exec(ctx, s.q.updateEndpoint, args...)
+	if err != nil {
+		return mapErr(err, "endpoint "+ep.ID)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("%w: endpoint %s", webhook.ErrNotFound, ep.ID)
+	}
+	return nil
+}
+
+// DeleteEndpoint implements webhook.Store. Its deliveries and their
+// attempts go by ON DELETE CASCADE.
+func (s *Store) DeleteEndpoint(ctx context.Context, id string) error {
+	tag, err := s.pool.Exec(ctx, s.q.deleteEndpoint, id)
+	if err != nil {
+		return mapErr(err, "endpoint "+id)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("%w: endpoint %s", webhook.ErrNotFound, id)
+	}
+	return nil
+}
+
+// ListEndpoints implements webhook.Store.
+func (s *Store) ListEndpoints(ctx context.Context, q webhook.EndpointQuery) ([]*webhook.Endpoint, string, error) {
+	limit := pageLimit(q.Limit)
+	rows, err := s.pool.Query(ctx, s.q.listEndpoints, q.AllTenants, q.Tenant, q.EnabledOnly, q.Cursor, limit+1)
+	if err != nil {
+		return nil, "", mapErr(err, "listing endpoints")
+	}
+	out, err := collect(rows, scanEndpoint)
+	if err != nil {
+		return nil, "", mapErr(err, "listing endpoints")
+	}
+	next := ""
+	if len(out) > limit {
+		out = out[:limit]
+		next = out[limit-1].ID
+	}
+	return out, next, nil
+}
+
+// MatchEndpoints implements webhook.EndpointMatcher: the tenant's enabled
+// endpoints subscribed to eventType, chosen by the database.
+func (s *Store) MatchEndpoints(ctx context.Context, tenant, eventType string) ([]*webhook.Endpoint, error) {
+	rows, err := s.pool.Query(ctx, s.q.matchEndpoints, tenant, eventType)
+	if err != nil {
+		return nil, mapErr(err, "matching endpoints")
+	}
+	eps, err := collect(rows, scanEndpoint)
+	if err != nil {
+		return nil, mapErr(err, "matching endpoints")
+	}
+	out := eps[:0]
+	for _, ep := range eps {
+		if ep.Subscribes(eventType) { // the Go rule has the last word
+			out = append(out, ep)
+		}
+	}
+	return out, nil
+}
+
+func scanEndpoint(row pgx.Row) (*webhook.Endpoint, error) {
+	ep := &webhook.Endpoint{}
+	dest, done := endpointDest(ep)
+	if err := row.Scan(dest...); err != nil {
+		return nil, err
+	}
+	done()
+	return ep, nil
+}
+
+// collect scans every row with scan and closes rows.
+func collect[T any](rows pgx.Rows, scan func(pgx.Row) (T, error)) ([]T, error) {
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}

@@ -1,0 +1,313 @@
+package pgstore
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	webhook "github.com/hookline/webhook"
+	"github.com/jackc/pgx/v5"
+)
+
+// customPlan sends a statement unnamed, so Postgres plans it with its
+// parameters every time. A cached named statement may move to a generic
+// plan, which with an unknown LIMIT and bound may sort every matching row
+// instead of walking an index in order (measured on the claim: 0.6 s
+// instead of 5 ms at 1M rows). Used where an ordered index walk with a
+// LIMIT is the point: claims, listings, purges.
+const customPlan = pgx.QueryExecModeExec
+
+// where builds a WHERE clause with numbered parameters.
+type where struct {
+	conds []string
+	args  []any
+}
+
+func (w *where) add(cond string, arg any) {
+	w.args = append(w.args, arg)
+	w.conds = append(w.conds, strings.ReplaceAll(cond, "?", "$"+strconv.Itoa(len(w.args))))
+}
+
+func (w *where) sql() string {
+	if len(w.conds) == 0 {
+		return ""
+	}
+	return " WHERE " + strings.Join(w.conds, " AND ")
+}
+
+// ListDeliveries implements webhook.Store. Each filter combination is its
+// own statement, so the planner picks the matching index (by message, by
+// endpoint and ID, by tenant and ID).
+func (s *Store) ListDeliveries(ctx context.Context, q webhook.DeliveryQuery) ([]*webhook.Delivery, string, error) {
+	limit := pageLimit(q.Limit)
+	var w where
+	if q.MessageID != "" {
+		w.add("d.message_id = ?", q.MessageID)
+	}
+	if q.EndpointID != "" {
+		w.add("d.endpoint_id = ?", q.EndpointID)
+	}
+	if q.Tenant != "" {
+		w.add("d.tenant = ?", q.Tenant)
+	}
+	if q.State != "" {
+		w.add("d.state = ?", string(q.State))
+	}
+	if !q.Since.IsZero() {
+		w.add("d.created_at >= ?", q.Since)
+	}
+	if !q.Until.IsZero() {
+		w.add("d.created_at < ?", q.Until)
+	}
+	if q.Cursor != "" {
+		w.add("d.id < ?", q.Cursor)
+	}
+	w.args = append(w.args, limit+1)
+	sql := "SELECT " + deliveryCols + " FROM " + s.q.schema + ".deliveries d" + w.sql() +
+		" ORDER BY d.id DESC LIMIT $" + strconv.Itoa(len(w.args))
+	rows, err := s.pool.Query(ctx, sql, append([]any{customPlan}, w.args...)...)
+	if err != nil {
+		return nil, "", mapErr(err, "listing deliveries")
+	}
+	out, err := collect(rows, scanDelivery)
+	if err != nil {
+		return nil, "", mapErr(err, "listing deliveries")
+	}
+	next := ""
+	if len(out) > limit {
+		out = out[:limit]
+		next = out[limit-1].ID
+	}
+	return out, next, nil
+}
+
+// ListAttempts implements webhook.Store.
+func (s *Store) ListAttempts(ctx context.Context, q webhook.AttemptQuery) ([]*webhook.Attempt, string, error) {
+	if q.DeliveryID == "" && q.EndpointID == "" {
+		return nil, "", &webhook.ValidationError{Field: "attempt query", Reason: "give a delivery ID or an endpoint ID"}
+	}
+	limit := pageLimit(q.Limit)
+	var w where
+	if q.DeliveryID != "" {
+		w.add("a.delivery_id = ?", q.DeliveryID)
+	}
+	if q.EndpointID != "" {
+		w.add("a.endpoint_id = ?", q.EndpointID)
+	}
+	if q.Cursor != "" {
+		w.add("a.id > ?", q.Cursor)
+	}
+	w.args = append(w.args, limit+1)
+	sql := "SELECT " + attemptCols + " FROM " + s.q.schema + ".attempts a" + w.sql() +
+		" ORDER BY a.id LIMIT $" + strconv.Itoa(len(w.args))
+	rows, err := s.pool.Query(ctx, sql, append([]any{customPlan}, w.args...)...)
+	if err != nil {
+		return nil, "", mapErr(err, "listing attempts")
+	}
+	out, err := collect(rows, scanAttempt)
+	if err != nil {
+		return nil, "", mapErr(err, "listing attempts")
+	}
+	next := ""
+	if len(out) > limit {
+		out = out[:limit]
+		next = out[limit-1].ID
+	}
+	return out, next, nil
+}
+
+func scanAttempt(row pgx.Row) (*webhook.Attempt, error) {
+	a := &webhook.Attempt{}
+	var number, status int32
+	var dur int64
+	if err := row.Scan(&a.ID, &a.DeliveryID, &a.MessageID, &a.EndpointID, &number, &a.StartedAt, &dur,
+		&status, &a.Error, &a.Response, &a.RequestHeaders, &a.ResponseHeaders); err != nil {
+		return nil, err
+	}
+	a.Number, a.StatusCode, a.Duration = int(number), int(status), time.Duration(dur)
+	a.StartedAt = a.StartedAt.UTC()
+	return a, nil
+}
+
+// Requeue implements webhook.Store.
+func (s *Store) Requeue(ctx context.Context, p webhook.RequeueParams) (int, error) {
+	switch {
+	case p.DeliveryID != "":
+		tag, err := s.pool.Exec(ctx, s.q.requeueOne, p.DeliveryID, p.At)
+		if err != nil {
+			return 0, mapErr(err, "requeueing delivery "+p.DeliveryID)
+		}
+		if tag.RowsAffected() == 0 {
+			return 0, fmt.Errorf("%w: delivery %s", webhook.ErrNotFound, p.DeliveryID)
+		}
+		return 1, nil
+	case p.EndpointID != "":
+		state := p.State
+		if state == "" {
+			state = webhook.StateFailed
+		}
+		since := p.Since
+		if since.IsZero() {
+			since = time.Unix(0, 0)
+		}
+		tag, err := s.pool.Exec(ctx, s.q.requeueEndpoint, p.EndpointID, p.At, string(state), since)
+		if err != nil {
+			return 0, mapErr(err, "requeueing deliveries of endpoint "+p.EndpointID)
+		}
+		return int(tag.RowsAffected()), nil
+	}
+	return 0, &webhook.ValidationError{Field: "requeue", Reason: "give a delivery ID or an endpoint ID"}
+}
+
+// Stats implements webhook.Store. Attempts are read from an index on
+// (endpoint or tenant, started_at) that covers status and duration, so the
+// cost follows the window, not the table. Counts by state read the
+// endpoint's (or tenant's) deliveries through their index: they cost what
+// retention leaves in the table.
+func (s *Store) Stats(ctx context.Context, q webhook.StatsQuery) (*webhook.Stats, error) {
+	var dw, aw where
+	switch {
+	case q.EndpointID != "":
+		dw.add("endpoint_id = ?", q.EndpointID)
+		aw.add("endpoint_id = ?", q.EndpointID)
+	case q.Tenant != "":
+		dw.add("tenant = ?", q.Tenant)
+		aw.add("tenant = ?", q.Tenant)
+	}
+	if q.EndpointID != "" && q.Tenant != "" {
+		dw.add("tenant = ?", q.Tenant)
+		aw.add("tenant = ?", q.Tenant)
+	}
+	if !q.Since.IsZero() {
+		aw.add("started_at >= ?", q.Since)
+	}
+	st := &webhook.Stats{Counts: map[webhook.DeliveryState]int{
+		webhook.StatePending: 0, webhook.StateSucceeded: 0, webhook.StateFailed: 0}}
+	batch := &pgx.Batch{}
+	batch.Queue("SELECT state, count(*) FROM "+s.q.schema+".deliveries"+dw.sql()+" GROUP BY state", dw.args...).
+		Query(func(rows pgx.Rows) error {
+			var state string
+			var n int64
+			_, err := pgx.ForEachRow(rows, []any{&state, &n}, func() error {
+				st.Counts[webhook.DeliveryState(state)] = int(n)
+				return nil
+			})
+			return err
+		})
+	batch.Queue(`SELECT count(*), count(*) FILTER (WHERE status_code BETWEEN 200 AND 299),
+		coalesce(percentile_disc(0.5) WITHIN GROUP (ORDER BY duration_ns), 0),
+		coalesce(percentile_disc(0.95) WITHIN GROUP (ORDER BY duration_ns), 0)
+		FROM `+s.q.schema+".attempts"+aw.sql(), aw.args...).
+		QueryRow(func(row pgx.Row) error {
+			var n, ok, p50, p95 int64
+			if err := row.Scan(&n, &ok, &p50, &p95); err != nil {
+				return err
+			}
+			st.Attempts, st.SucceededAttempts = int(n), int(ok)
+			st.LatencyP50, st.LatencyP95 = time.Duration(p50), time.Duration(p95)
+			return nil
+		})
+	if err := s.pool.SendBatch(ctx, batch).Close(); err != nil {
+		return nil, mapErr(err, "stats")
+	}
+	return st, nil
+}
+
+// Purge implements webhook.Store: one statement deletes up to limit
+// finished deliveries last updated before `before` (oldest first), their
+// attempts, and the messages they leave with no delivery. It also deletes up to limit messages created before
+// `before` that were stored with no delivery at all (no subscriber).
+func (s *Store) Purge(ctx context.Context, before time.Time, limit int) (int, error) {
+	n, _, err := s.purge(ctx, before, limit)
+	return n, err
+}
+
+func (s *Store) purge(ctx context.Context, before time.Time, limit int) (deliveries, lone int, err error) {
+	if limit <= 0 {
+		return 0, 0, ctx.Err()
+	}
+	// Purges take turns (a transaction-scoped advisory lock): two at once
+	// could each see the other's deliveries of a message still there, and
+	// neither would delete the message.
+	var d, l int64
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", s.lockKey("purge")); err != nil {
+			return err
+		}
+		return tx.QueryRow(ctx, s.q.purge, customPlan, before, limit).Scan(&d, &l)
+	})
+	if err != nil {
+		return 0, 0, mapErr(err, "purging")
+	}
+	return int(d), int(l), nil
+}
+
+// Retention configures RunRetention.
+type Retention struct {
+	// MaxAge is how long finished deliveries (and their attempts and
+	// messages) are kept after their last change. Required.
+	MaxAge time.Duration
+	// Interval is the time between purges. Defaults to 10 minutes.
+	Interval time.Duration
+	// BatchSize is how many deliveries one statement deletes at most; a
+	// purge runs batches until one comes back short. Defaults to 1000.
+	BatchSize int
+	// Now is the clock. Defaults to time.Now.
+	Now func() time.Time
+}
+
+// RunRetention deletes finished deliveries older than r.MaxAge, with their
+// attempts and orphaned messages, at once and then every r.Interval, in
+// batches of r.BatchSize, until ctx ends; it then returns ctx's error. It
+// starts no goroutine: run it on one of yours (go store.RunRetention(ctx,
+// ...)) and cancel ctx to stop it. Several instances may run it at once:
+// their batches take turns. A failed purge is logged and retried at the
+// next interval.
+func (s *Store) RunRetention(ctx context.Context, r Retention) error {
+	if r.MaxAge <= 0 {
+		return &webhook.ValidationError{Field: "retention", Reason: "MaxAge must be positive"}
+	}
+	if r.Interval <= 0 {
+		r.Interval = 10 * time.Minute
+	}
+	if r.BatchSize <= 0 {
+		r.BatchSize = 1000
+	}
+	if r.Now == nil {
+		r.Now = time.Now
+	}
+	t := time.NewTimer(0)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+		if _, err := s.PurgeAll(ctx, r.Now().Add(-r.MaxAge), r.BatchSize); err != nil && ctx.Err() == nil {
+			s.log.Error("hookline pgstore: retention purge failed; retrying at the next interval", "error", err)
+		}
+		t.Reset(r.Interval)
+	}
+}
+
+// PurgeAll runs Purge batches of batchSize until one comes back short and
+// returns how many deliveries it deleted in all.
+func (s *Store) PurgeAll(ctx context.Context, before time.Time, batchSize int) (int, error) {
+	if batchSize <= 0 {
+		return 0, &webhook.ValidationError{Field: "batch size", Reason: "must be positive"}
+	}
+	total := 0
+	for {
+		d, l, err := s.purge(ctx, before, batchSize)
+		total += d
+		if err != nil {
+			return total, err
+		}
+		if d < batchSize && l < batchSize {
+			return total, nil
+		}
+	}
+}

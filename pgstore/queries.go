@@ -1,0 +1,176 @@
+package pgstore
+
+import "strings"
+
+// queries holds the store's SQL with the schema filled in.
+type queries struct {
+	createEndpoint, getEndpoint, updateEndpoint, deleteEndpoint string
+	listEndpoints, matchEndpoints                               string
+	insertMessage, getMessage                                   string
+	claim, claimSkip, claimDelivery, record                     string
+	getDelivery                                                 string
+	requeueOne, requeueEndpoint                                 string
+	purge                                                       string
+	schema                                                      string
+}
+
+const endpointCols = `e.id, e.tenant, e.url, e.description, e.event_types, e.disabled, e.disabled_reason,
+	e.secret, e.previous_secret, e.previous_secret_expires_at, e.headers, e.rate_limit, e.metadata,
+	e.created_at, e.updated_at, e.signing_key, e.failing_since`
+
+const deliveryCols = `d.id, d.message_id, d.endpoint_id, d.tenant, d.event_type, d.state, d.attempts,
+	d.next_attempt_at, d.last_attempt_at, d.last_status_code, d.last_error, d.created_at, d.updated_at`
+
+const messageCols = `m.id, m.tenant, m.event_type, m.payload, m.metadata, m.created_at`
+
+const attemptCols = `a.id, a.delivery_id, a.message_id, a.endpoint_id, a.number, a.started_at, a.duration_ns,
+	a.status_code, a.error, a.response, a.request_headers, a.response_headers`
+
+// claimTail joins the deliveries a claim leased (the CTE "d") with their
+// message and endpoint. The LATERAL ... LIMIT 1 subqueries cannot be
+// flattened into a join, so every plan (generic ones included) looks each
+// up by primary key instead of scanning messages.
+const claimTail = `
+SELECT ` + deliveryCols + `, d.lease_token, d.lease_expires_at, ` + messageCols + `, ` + endpointCols + `
+FROM d
+CROSS JOIN LATERAL (SELECT * FROM {{S}}.messages m WHERE m.id = d.message_id LIMIT 1) m
+CROSS JOIN LATERAL (SELECT * FROM {{S}}.endpoints e WHERE e.id = d.endpoint_id LIMIT 1) e`
+
+func buildQueries(schema string) queries {
+	r := strings.NewReplacer("{{S}}", schema)
+	q := queries{schema: schema}
+	q.createEndpoint = r.Replace(`INSERT INTO {{S}}.endpoints (id, tenant, url, description, event_types, disabled,
+	disabled_reason, secret, previous_secret, previous_secret_expires_at, headers, rate_limit, metadata,
+	created_at, updated_at, signing_key, failing_since) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`)
+	q.getEndpoint = r.Replace(`SELECT ` + endpointCols + ` FROM {{S}}.endpoints e WHERE e.id = $1`)
+	q.updateEndpoint = r.Replace(`UPDATE {{S}}.endpoints SET tenant = $2, url = $3, description = $4,
+	event_types = $5, disabled = $6, disabled_reason = $7, secret = $8, previous_secret = $9,
+	previous_secret_expires_at = $10, headers = $11, rate_limit = $12, metadata = $13, updated_at = $14,
+	signing_key = $15, failing_since = $16
+	WHERE id = $1`)
+	q.deleteEndpoint = r.Replace(`DELETE FROM {{S}}.endpoints WHERE id = $1`)
+	q.listEndpoints = r.Replace(`SELECT ` + endpointCols + ` FROM {{S}}.endpoints e
+	WHERE ($1 OR e.tenant = $2) AND (NOT $3 OR NOT e.disabled) AND e.id > $4
+	ORDER BY e.id LIMIT $5`)
+
+	// The tenant's enabled endpoints subscribed to $2 (Endpoint.Subscribes
+	// in SQL: no types, the type itself, "*", or a "prefix.*").
+	q.matchEndpoints = r.Replace(`SELECT ` + endpointCols + ` FROM {{S}}.endpoints e
+	WHERE e.tenant = $1 AND NOT e.disabled AND (cardinality(e.event_types) = 0
+		OR e.event_types && ARRAY[$2::text, '*']
+		OR EXISTS (SELECT 1 FROM unnest(e.event_types) t WHERE right(t, 2) = '.*' AND starts_with($2, left(t, -1))))`)
+
+	// One statement: the message (nothing if its ID exists), its
+	// deliveries, and a NOTIFY that listeners receive when the enclosing
+	// transaction commits.
+	q.insertMessage = r.Replace(`WITH m AS (
+	INSERT INTO {{S}}.messages (id, tenant, event_type, payload, metadata, fanout, created_at)
+	VALUES ($1, $2, $3, $4, $5, cardinality($7::text[]), $6)
+	ON CONFLICT (id) DO NOTHING
+	RETURNING id
+), d AS (
+	INSERT INTO {{S}}.deliveries (id, message_id, endpoint_id, tenant, event_type, state, attempts,
+		next_attempt_at, claim_at, created_at, updated_at)
+	SELECT x.id, m.id, x.endpoint_id, $2, $3, x.state, x.attempts,
+		x.next_at, CASE WHEN x.state = 'pending' THEN x.next_at END, x.created_at, x.updated_at
+	FROM m, unnest($7::text[], $8::text[], $9::text[], $10::int[], $11::timestamptz[], $12::timestamptz[], $13::timestamptz[])
+		AS x(id, endpoint_id, state, attempts, next_at, created_at, updated_at)
+	RETURNING 1
+)
+SELECT (SELECT count(*) FROM m),
+	(SELECT count(*) FROM (SELECT pg_notify($14, '') FROM d WHERE $15 LIMIT 1) n)`)
+	q.getMessage = r.Replace(`SELECT ` + messageCols + ` FROM {{S}}.messages m WHERE m.id = $1`)
+
+	// Claim: lock a batch of due deliveries on the partial index, skipping
+	// rows other claimers hold, and lease them. The ids go through an
+	// array so the UPDATE finds them by primary key whatever the plan.
+	// The statement without skipped endpoints is kept apart: the
+	// "<> ALL" filter's estimate pushes plans off the ordered index.
+	const claimHead = `WITH d AS (
+	UPDATE {{S}}.deliveries d SET lease_token = $4, lease_owner = $5, lease_expires_at = $6, claim_at = $6
+	WHERE d.id = ANY (ARRAY(
+		SELECT c.id FROM {{S}}.deliveries c
+		WHERE c.state = 'pending' AND c.claim_at <= $1 AND `
+	const claimFoot = `
+		ORDER BY c.claim_at
+		LIMIT $3
+		FOR UPDATE SKIP LOCKED))
+	RETURNING d.*
+)`
+	q.claim = r.Replace(claimHead + `cardinality($2::text[]) = 0` + claimFoot + claimTail)
+	q.claimSkip = r.Replace(claimHead + `c.endpoint_id <> ALL ($2::text[])` + claimFoot + claimTail)
+	q.claimDelivery = r.Replace(`WITH d AS (
+	UPDATE {{S}}.deliveries d SET lease_token = $3, lease_owner = $4, lease_expires_at = $5, claim_at = $5
+	WHERE d.id = $2 AND d.state = 'pending' AND (d.lease_token IS NULL OR d.lease_expires_at <= $1)
+	RETURNING d.*
+)` + claimTail)
+
+	// Record: the whole batch in one statement. Only rows whose lease token
+	// matches and has not expired at the record's Now are updated, and only
+	// their attempts are inserted.
+	q.record = r.Replace(`WITH r AS (
+	SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::text[], $5::timestamptz[], $6::text[],
+		$7::text[], $8::int[], $9::timestamptz[], $10::bigint[], $11::int[], $12::text[], $13::text[],
+		$14::text[], $15::text[])
+		WITH ORDINALITY AS r(id, token, now, state, next_at, err,
+			att_id, number, started_at, duration_ns, status_code, att_error, response, req_headers, resp_headers, ord)
+), u AS (
+	UPDATE {{S}}.deliveries d SET
+		state = r.state,
+		attempts = CASE WHEN r.att_id <> '' THEN r.number ELSE d.attempts END,
+		next_attempt_at = CASE WHEN r.state = 'pending' THEN r.next_at END,
+		claim_at = CASE WHEN r.state = 'pending' THEN r.next_at END,
+		lease_token = NULL, lease_owner = NULL, lease_expires_at = NULL,
+		last_attempt_at = CASE WHEN r.att_id <> '' THEN r.started_at ELSE d.last_attempt_at END,
+		last_status_code = CASE WHEN r.att_id <> '' THEN r.status_code ELSE d.last_status_code END,
+		last_error = CASE WHEN r.att_id <> '' THEN r.att_error
+			WHEN r.state <> 'pending' AND r.err <> '' THEN r.err ELSE d.last_error END,
+		updated_at = r.now
+	FROM r
+	WHERE d.id = r.id AND d.state = 'pending' AND d.lease_token = r.token AND d.lease_expires_at > r.now
+	RETURNING r.ord, d.id, d.message_id, d.endpoint_id, d.tenant
+), a AS (
+	INSERT INTO {{S}}.attempts (id, delivery_id, message_id, endpoint_id, tenant, number, started_at,
+		duration_ns, status_code, error, response, request_headers, response_headers)
+	SELECT r.att_id, u.id, u.message_id, u.endpoint_id, u.tenant, r.number, r.started_at, r.duration_ns,
+		r.status_code, r.att_error, r.response, r.req_headers::jsonb, r.resp_headers::jsonb
+	FROM u JOIN r ON r.ord = u.ord
+	WHERE r.att_id <> ''
+)
+SELECT ord FROM u`)
+	q.getDelivery = r.Replace(`SELECT ` + deliveryCols + ` FROM {{S}}.deliveries d WHERE d.id = $1`)
+
+	// Requeue keeps a live lease: claim_at stays the lease's expiry.
+	const requeueSet = `SET state = 'pending', next_attempt_at = $2, updated_at = $2,
+	claim_at = CASE WHEN d.state = 'pending' AND d.lease_token IS NOT NULL THEN d.claim_at ELSE $2 END`
+	q.requeueOne = r.Replace(`UPDATE {{S}}.deliveries d ` + requeueSet + ` WHERE d.id = $1`)
+	q.requeueEndpoint = r.Replace(`UPDATE {{S}}.deliveries d ` + requeueSet + `
+	WHERE d.endpoint_id = $1 AND d.state = $3 AND d.created_at >= $4`)
+
+	// Purge: a bounded batch of finished deliveries (their attempts go by
+	// ON DELETE CASCADE), then the messages they leave with no delivery,
+	// then a bounded batch of old messages stored with no delivery at all.
+	q.purge = r.Replace(`WITH p AS (
+	SELECT id, message_id FROM {{S}}.deliveries
+	WHERE state <> 'pending' AND updated_at < $1
+	ORDER BY updated_at
+	LIMIT $2
+	FOR UPDATE SKIP LOCKED
+), del AS (
+	DELETE FROM {{S}}.deliveries d WHERE d.id = ANY (ARRAY(SELECT id FROM p)) RETURNING d.message_id
+), orphans AS (
+	DELETE FROM {{S}}.messages m
+	WHERE m.id IN (SELECT DISTINCT message_id FROM del)
+	AND NOT EXISTS (SELECT 1 FROM {{S}}.deliveries x
+		WHERE x.message_id = m.id AND x.id NOT IN (SELECT id FROM p))
+	RETURNING 1
+), lone AS (
+	DELETE FROM {{S}}.messages m
+	WHERE m.id = ANY (ARRAY(
+		SELECT l.id FROM {{S}}.messages l WHERE l.fanout = 0 AND l.created_at < $1
+		ORDER BY l.created_at LIMIT $2 FOR UPDATE SKIP LOCKED))
+	RETURNING 1
+)
+SELECT (SELECT count(*) FROM del), (SELECT count(*) FROM lone)`)
+	return q
+}

@@ -1,0 +1,306 @@
+// Package pgstore is a PostgreSQL webhook.Store for hookline, on pgx/v5.
+//
+// Several instances of a host (replicas, each with its own Dispatcher) share
+// the delivery work through one schema: Claim takes a batch of due
+// deliveries with FOR UPDATE SKIP LOCKED and a lease, so no two instances
+// send the same delivery at once, and a crashed instance's deliveries come
+// due again when its leases expire. Publishing notifies the other instances
+// with NOTIFY inside the publishing transaction, so they wake on commit.
+// With webhook.PublishTx and a pgx.Tx, a message and its deliveries commit
+// or roll back with the host's own writes.
+//
+//	pool, _ := pgxpool.New(ctx, os.Getenv("DATABASE_URL"))
+//	store := pgstore.New(pool, &pgstore.Options{Schema: "hookline"})
+//	if err := store.Migrate(ctx); err != nil { ... }
+//	defer store.Close()
+//	d, _ := webhook.New(webhook.Config{Store: store})
+package pgstore
+
+import (
+	"context"
+	"crypto/rand"
+	"embed"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"io/fs"
+	"log/slog"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	webhook "github.com/hookline/webhook"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// Options configure a Store. The zero value (or nil) is usable.
+type Options struct {
+	// Schema holds hookline's tables; Migrate creates it. Defaults to
+	// "hookline".
+	Schema string
+	// Channel is the LISTEN/NOTIFY channel publishes notify on. Defaults to
+	// "hookline_" + Schema (truncated to 63 bytes).
+	Channel string
+	// DisableNotify stops publishes from sending NOTIFY and makes Notify
+	// return a channel that never receives: dispatchers then find work by
+	// polling alone (webhook.Config.PollInterval). Defaults to false.
+	DisableNotify bool
+	// ListenConfig is the connection the listener opens for LISTEN.
+	// Defaults to the pool's connection settings. Set it when the pool goes
+	// through a proxy in transaction pooling mode (PgBouncer), which cannot
+	// hold a LISTEN: point it at the server itself.
+	ListenConfig *pgx.ConnConfig
+	// Logger receives the listener's connection errors. Defaults to
+	// discarding them.
+	Logger *slog.Logger
+}
+
+// Store is a webhook.Store on PostgreSQL. It also implements
+// webhook.Notifier (LISTEN/NOTIFY) and webhook.TxInserter (for pgx.Tx).
+// Create it with New, create its tables with Migrate, and Close it to stop
+// its listener. Safe for concurrent use, and by several processes at once.
+type Store struct {
+	pool      *pgxpool.Pool
+	schema    string
+	channel   string
+	notify    bool
+	listenCfg *pgx.ConnConfig
+	log       *slog.Logger
+	q         queries
+
+	lmu       sync.Mutex
+	subs      map[chan struct{}]struct{}
+	stopListn context.CancelFunc // cancels the running listener, nil when none
+	listeners sync.WaitGroup
+	closed    bool
+}
+
+var (
+	_ webhook.Store      = (*Store)(nil)
+	_ webhook.Notifier   = (*Store)(nil)
+	_ webhook.TxInserter = (*Store)(nil)
+
+	_ webhook.EndpointMatcher = (*Store)(nil)
+)
+
+// New returns a Store using pool, with its tables in opts.Schema. It does
+// not touch the database: call Migrate before use.
+func New(pool *pgxpool.Pool, opts *Options) *Store {
+	var o Options
+	if opts != nil {
+		o = *opts
+	}
+	if o.Schema == "" {
+		o.Schema = "hookline"
+	}
+	if o.Channel == "" {
+		o.Channel = "hookline_" + o.Schema
+		if len(o.Channel) > 63 {
+			o.Channel = o.Channel[:63]
+		}
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	s := &Store{
+		pool:      pool,
+		schema:    o.Schema,
+		channel:   o.Channel,
+		notify:    !o.DisableNotify,
+		listenCfg: o.ListenConfig,
+		log:       o.Logger,
+		subs:      map[chan struct{}]struct{}{},
+	}
+	s.q = buildQueries(pgx.Identifier{o.Schema}.Sanitize())
+	return s
+}
+
+// Schema returns the schema the store's tables live in.
+func (s *Store) Schema() string { return s.schema }
+
+//go:embed migrations/*.sql
+var migrationFS embed.FS
+
+type migration struct {
+	version int
+	name    string
+	sql     string
+}
+
+func migrations() ([]migration, error) {
+	names, err := fs.Glob(migrationFS, "migrations/*.sql")
+	if err != nil {
+		return nil, err
+	}
+	var out []migration
+	for _, n := range names {
+		base := strings.TrimPrefix(n, "migrations/")
+		v, err := strconv.Atoi(strings.SplitN(base, "_", 2)[0])
+		if err != nil {
+			return nil, fmt.Errorf("pgstore: migration %s: name must start with its version number", base)
+		}
+		b, err := migrationFS.ReadFile(n)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, migration{version: v, name: base, sql: string(b)})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].version < out[j].version })
+	return out, nil
+}
+
+// Migrate creates the schema and applies the migrations it has not applied
+// yet, in one transaction, recording each version in the schema's
+// schema_migrations table. It is idempotent, and safe when several
+// instances start at once: a transaction-scoped advisory lock (keyed by the
+// schema name) makes them take turns.
+func (s *Store) Migrate(ctx context.Context) error {
+	ms, err := migrations()
+	if err != nil {
+		return err
+	}
+	lockKey := s.lockKey("migrate")
+	sch := pgx.Identifier{s.schema}.Sanitize()
+
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("pgstore: migrate: %w", err)
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // after Commit it is a no-op
+	if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", lockKey); err != nil {
+		return fmt.Errorf("pgstore: migrate: taking the advisory lock: %w", err)
+	}
+	if _, err := tx.Exec(ctx, "CREATE SCHEMA IF NOT EXISTS "+sch); err != nil {
+		return fmt.Errorf("pgstore: migrate: creating schema %s: %w", sch, err)
+	}
+	if _, err := tx.Exec(ctx, "CREATE TABLE IF NOT EXISTS "+sch+`.schema_migrations (
+		version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`); err != nil {
+		return fmt.Errorf("pgstore: migrate: %w", err)
+	}
+	applied := map[int]bool{}
+	rows, err := tx.Query(ctx, "SELECT version FROM "+sch+".schema_migrations")
+	if err != nil {
+		return fmt.Errorf("pgstore: migrate: %w", err)
+	}
+	versions, err := pgx.CollectRows(rows, pgx.RowTo[int32])
+	if err != nil {
+		return fmt.Errorf("pgstore: migrate: %w", err)
+	}
+	for _, v := range versions {
+		applied[int(v)] = true
+	}
+	for _, m := range ms {
+		if applied[m.version] {
+			continue
+		}
+		if _, err := tx.Exec(ctx, strings.ReplaceAll(m.sql, "{{S}}", sch)); err != nil {
+			return fmt.Errorf("pgstore: migrate: applying %s: %w", m.name, err)
+		}
+		if _, err := tx.Exec(ctx, "INSERT INTO "+sch+".schema_migrations (version, name) VALUES ($1, $2)", m.version, m.name); err != nil {
+			return fmt.Errorf("pgstore: migrate: %w", err)
+		}
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return fmt.Errorf("pgstore: migrate: %w", err)
+	}
+	return nil
+}
+
+// Close stops the store's listener (if Notify started one) and waits for
+// it. Subscribers' channels stop receiving. The pool is the caller's: Close
+// leaves it open.
+func (s *Store) Close() error {
+	s.lmu.Lock()
+	s.closed = true
+	if s.stopListn != nil {
+		s.stopListn()
+		s.stopListn = nil
+	}
+	s.lmu.Unlock()
+	s.listeners.Wait()
+	return nil
+}
+
+// lockKey is the advisory lock key of an operation on this schema.
+func (s *Store) lockKey(op string) int64 {
+	h := fnv.New64a()
+	h.Write([]byte("hookline." + op + ":" + s.schema))
+	return int64(h.Sum64())
+}
+
+// newToken returns a fresh lease token.
+func newToken() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// mapErr turns database errors into the webhook sentinels where one fits.
+func mapErr(err error, what string) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, pgx.ErrNoRows) {
+		return fmt.Errorf("%w: %s", webhook.ErrNotFound, what)
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		switch pe.Code {
+		case "23505", // unique_violation: it exists already
+			"23503": // foreign_key_violation: an endpoint was deleted meanwhile
+			return fmt.Errorf("%w: %s: %s", webhook.ErrConflict, what, pe.Detail)
+		}
+	}
+	return fmt.Errorf("pgstore: %s: %w", what, err)
+}
+
+// utc returns t in UTC, and the zero time for a NULL.
+func utc(t *time.Time) time.Time {
+	if t == nil {
+		return time.Time{}
+	}
+	return t.UTC()
+}
+
+// nullTime is t for the database: NULL when zero.
+func nullTime(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
+}
+
+// clean makes s storable as Postgres text: valid UTF-8 without NUL bytes.
+// Response bodies and headers come from receivers and may be neither.
+func clean(s string) string {
+	if strings.IndexByte(s, 0) >= 0 {
+		s = strings.ReplaceAll(s, "\x00", "")
+	}
+	return strings.ToValidUTF8(s, "\uFFFD")
+}
+
+func cleanMap(m map[string]string) map[string]string {
+	if m == nil {
+		return nil
+	}
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		out[clean(k)] = clean(v)
+	}
+	return out
+}
+
+func pageLimit(n int) int {
+	switch {
+	case n <= 0:
+		return 100
+	case n > 1000:
+		return 1000
+	}
+	return n
+}
