@@ -80,9 +80,10 @@ type Store interface {
 	// as usual.
 	Requeue(ctx context.Context, p RequeueParams) (int, error)
 
-	// Stats counts an endpoint's (or a tenant's) deliveries by state and
-	// summarises its attempts since q.Since. It must stay cheap with
-	// millions of deliveries: bounded by the window and indexed.
+	// Stats counts an endpoint's (or a tenant's) deliveries created since
+	// q.Since by state, and summarises its attempts started since q.Since.
+	// It must stay cheap with millions of deliveries: bounded by the window
+	// and indexed.
 	Stats(ctx context.Context, q StatsQuery) (*Stats, error)
 	// Purge deletes up to limit finished (succeeded or failed) deliveries
 	// last updated before `before`, their attempts, and the messages left
@@ -183,7 +184,8 @@ type RequeueParams struct {
 }
 
 // StatsQuery selects what Stats summarises: an endpoint, or a tenant's
-// endpoints, or everything; attempts since Since.
+// endpoints, or everything; deliveries created and attempts started since
+// Since (zero: all time).
 type StatsQuery struct {
 	EndpointID string
 	Tenant     string
@@ -192,7 +194,7 @@ type StatsQuery struct {
 
 // Stats summarises deliveries and attempts.
 type Stats struct {
-	// Counts holds the number of deliveries in each state (all time).
+	// Counts holds the number of deliveries created in the window, by state.
 	Counts map[DeliveryState]int `json:"counts"`
 	// Attempts and SucceededAttempts count attempts since the window start.
 	Attempts          int `json:"attempts"`

@@ -671,7 +671,9 @@ func (s *MemoryStore) Stats(ctx context.Context, q StatsQuery) (*Stats, error) {
 		if d.st == memDeleted || (q.Tenant != "" && d.msg.msg.Tenant != q.Tenant) {
 			continue
 		}
-		st.Counts[d.st.public()]++
+		if d.created >= since {
+			st.Counts[d.st.public()]++
+		}
 		for _, a := range d.log {
 			if nanos(a.StartedAt) < since {
 				continue

@@ -162,10 +162,9 @@ func (s *Store) Requeue(ctx context.Context, p webhook.RequeueParams) (int, erro
 }
 
 // Stats implements webhook.Store. Attempts are read from an index on
-// (endpoint or tenant, started_at) that covers status and duration, so the
-// cost follows the window, not the table. Counts by state read the
-// endpoint's (or tenant's) deliveries through their index: they cost what
-// retention leaves in the table.
+// (endpoint or tenant, started_at) that covers status and duration, and
+// deliveries from one on (endpoint or tenant, created_at) that covers
+// state, so the cost follows the window, not the table.
 func (s *Store) Stats(ctx context.Context, q webhook.StatsQuery) (*webhook.Stats, error) {
 	var dw, aw where
 	switch {
@@ -181,6 +180,7 @@ func (s *Store) Stats(ctx context.Context, q webhook.StatsQuery) (*webhook.Stats
 		aw.add("tenant = ?", q.Tenant)
 	}
 	if !q.Since.IsZero() {
+		dw.add("created_at >= ?", q.Since)
 		aw.add("started_at >= ?", q.Since)
 	}
 	st := &webhook.Stats{Counts: map[webhook.DeliveryState]int{

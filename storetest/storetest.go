@@ -614,6 +614,8 @@ func testStats(t *testing.T, s webhook.Store) {
 	st, err = s.Stats(ctx, webhook.StatsQuery{EndpointID: ep.ID, Since: base.Add(2 * time.Second)})
 	require.NoError(t, err)
 	assert.Equal(t, 2, st.Attempts, "the window bounds attempts")
+	assert.Zero(t, st.Counts[webhook.StateSucceeded]+st.Counts[webhook.StateFailed]+st.Counts[webhook.StatePending],
+		"and the deliveries counted (all created at base)")
 
 	st, err = s.Stats(ctx, webhook.StatsQuery{Tenant: "u", Since: base})
 	require.NoError(t, err)
