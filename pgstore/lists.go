@@ -176,8 +176,15 @@ func (s *Store) Stats(ctx context.Context, q webhook.StatsQuery) (*webhook.Stats
 		aw.add("tenant = ?", q.Tenant)
 	}
 	if q.EndpointID != "" && q.Tenant != "" {
-		dw.add("tenant = ?", q.Tenant)
-		aw.add("tenant = ?", q.Tenant)
+		// The endpoint must be the tenant's. Checked once against the
+		// endpoint (a one-time filter) rather than row by row, which would
+		// tempt the planner onto the tenant's index.
+		owned := "EXISTS (SELECT 1 FROM " + s.q.schema + ".endpoints WHERE id = ? AND tenant = ?)"
+		for _, w := range []*where{&dw, &aw} {
+			w.args = append(w.args, q.EndpointID, q.Tenant)
+			n := len(w.args)
+			w.conds = append(w.conds, strings.Replace(strings.Replace(owned, "?", "$"+strconv.Itoa(n-1), 1), "?", "$"+strconv.Itoa(n), 1))
+		}
 	}
 	if !q.Since.IsZero() {
 		dw.add("created_at >= ?", q.Since)
@@ -185,33 +192,31 @@ func (s *Store) Stats(ctx context.Context, q webhook.StatsQuery) (*webhook.Stats
 	}
 	st := &webhook.Stats{Counts: map[webhook.DeliveryState]int{
 		webhook.StatePending: 0, webhook.StateSucceeded: 0, webhook.StateFailed: 0}}
-	batch := &pgx.Batch{}
-	batch.Queue("SELECT state, count(*) FROM "+s.q.schema+".deliveries"+dw.sql()+" GROUP BY state", dw.args...).
-		Query(func(rows pgx.Rows) error {
-			var state string
-			var n int64
-			_, err := pgx.ForEachRow(rows, []any{&state, &n}, func() error {
-				st.Counts[webhook.DeliveryState(state)] = int(n)
-				return nil
-			})
-			return err
-		})
-	batch.Queue(`SELECT count(*), count(*) FILTER (WHERE status_code BETWEEN 200 AND 299),
-		coalesce(percentile_disc(0.5) WITHIN GROUP (ORDER BY duration_ns), 0),
-		coalesce(percentile_disc(0.95) WITHIN GROUP (ORDER BY duration_ns), 0)
-		FROM `+s.q.schema+".attempts"+aw.sql(), aw.args...).
-		QueryRow(func(row pgx.Row) error {
-			var n, ok, p50, p95 int64
-			if err := row.Scan(&n, &ok, &p50, &p95); err != nil {
-				return err
-			}
-			st.Attempts, st.SucceededAttempts = int(n), int(ok)
-			st.LatencyP50, st.LatencyP95 = time.Duration(p50), time.Duration(p95)
-			return nil
-		})
-	if err := s.pool.SendBatch(ctx, batch).Close(); err != nil {
+	// Two unnamed statements rather than one batch: each is planned with
+	// its window, so the covering indexes are used (a cached generic plan
+	// read the endpoint's whole history: 28 ms instead of 5 at 100k).
+	rows, err := s.pool.Query(ctx, "SELECT state, count(*) FROM "+s.q.schema+".deliveries"+dw.sql()+" GROUP BY state",
+		append([]any{customPlan}, dw.args...)...)
+	if err != nil {
 		return nil, mapErr(err, "stats")
 	}
+	var state string
+	var n int64
+	if _, err := pgx.ForEachRow(rows, []any{&state, &n}, func() error {
+		st.Counts[webhook.DeliveryState(state)] = int(n)
+		return nil
+	}); err != nil {
+		return nil, mapErr(err, "stats")
+	}
+	var total, ok, p50, p95 int64
+	if err := s.pool.QueryRow(ctx, `SELECT count(*), count(*) FILTER (WHERE status_code BETWEEN 200 AND 299),
+		coalesce(percentile_disc(0.5) WITHIN GROUP (ORDER BY duration_ns), 0),
+		coalesce(percentile_disc(0.95) WITHIN GROUP (ORDER BY duration_ns), 0)
+		FROM `+s.q.schema+".attempts"+aw.sql(), append([]any{customPlan}, aw.args...)...).Scan(&total, &ok, &p50, &p95); err != nil {
+		return nil, mapErr(err, "stats")
+	}
+	st.Attempts, st.SucceededAttempts = int(total), int(ok)
+	st.LatencyP50, st.LatencyP95 = time.Duration(p50), time.Duration(p95)
 	return st, nil
 }
 
