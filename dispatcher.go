@@ -129,6 +129,20 @@ type Hooks struct {
 	// EndpointDisabled runs when the dispatcher disables an endpoint by
 	// itself (410 Gone, failing for too long), with the reason.
 	EndpointDisabled func(ctx context.Context, ep *Endpoint, reason string)
+	// BeforePublish runs in Publish and PublishTx once the event is
+	// validated and marshalled, before the envelope is built and before
+	// anything is stored. msg has ID, Tenant, Type and CreatedAt set and a
+	// Metadata map of its own (never the caller's): entries the hook adds
+	// are stored with the message (trace context, for example; mind the
+	// limit of 16 entries of 1 KiB). The context it returns is used for the
+	// rest of the publish, store calls included; nil keeps ctx.
+	BeforePublish func(ctx context.Context, msg *Message) context.Context
+	// AfterPublish runs once for each BeforePublish, with the context
+	// BeforePublish returned, the number of deliveries stored (fan-out) and
+	// the error. A publish of an ID stored already calls it with 0
+	// deliveries and an error matching ErrDuplicate, though Publish itself
+	// then succeeds.
+	AfterPublish func(ctx context.Context, msg *Message, deliveries int, err error)
 }
 
 // PublishOpts are optional settings of one publish.
@@ -161,7 +175,7 @@ type Dispatcher struct {
 	wake    chan struct{}
 	tokens  chan struct{}
 	work    chan *Claimed
-	records chan Record
+	records chan record
 
 	mu       sync.Mutex
 	started  bool
@@ -302,7 +316,7 @@ func (d *Dispatcher) Start(ctx context.Context) error {
 		d.tokens <- struct{}{}
 	}
 	d.work = make(chan *Claimed, d.cfg.Workers)
-	d.records = make(chan Record, 2*d.cfg.Workers)
+	d.records = make(chan record, 2*d.cfg.Workers)
 
 	var notify <-chan struct{}
 	claimCtx, cancelClaim := context.WithCancel(base)
@@ -540,7 +554,7 @@ func (d *Dispatcher) workLoop() {
 // putBack returns a claimed delivery unattempted, due at once.
 func (d *Dispatcher) putBack(c *Claimed) {
 	now := d.cfg.Now()
-	d.records <- Record{DeliveryID: c.Delivery.ID, Lease: c.Lease, Now: now, State: StatePending, NextAttemptAt: now}
+	d.records <- record{Record{DeliveryID: c.Delivery.ID, Lease: c.Lease, Now: now, State: StatePending, NextAttemptAt: now}, c}
 }
 
 // handle makes one attempt of a claimed delivery, or puts it back when the
@@ -557,14 +571,17 @@ func (d *Dispatcher) handle(c *Claimed) {
 	rec, del, a := d.attempt(d.attemptCtx, c)
 	d.observe(d.attemptCtx, c, a)
 	if a == nil && rec.State == StatePending { // cancelled by Shutdown
-		d.records <- rec
+		d.records <- record{rec, c}
 		return
 	}
-	d.records <- rec
+	d.records <- record{rec, c}
 	d.afterAttempt(d.attemptCtx, c, del, a)
 }
 
 func (d *Dispatcher) afterAttempt(ctx context.Context, c *Claimed, del *Delivery, a *Attempt) {
+	if del.State == StateFailed {
+		d.log.Warn("hookline: delivery failed for good", claimAttrs(c, del.Attempts, "error", del.LastError)...)
+	}
 	h := d.cfg.Hooks
 	if h.AfterAttempt == nil && h.DeliveryFailed == nil {
 		return
@@ -581,8 +598,9 @@ func (d *Dispatcher) afterAttempt(ctx context.Context, c *Claimed, del *Delivery
 // recordLoop writes outcomes to the store, batching what has queued up.
 func (d *Dispatcher) recordLoop() {
 	batch := make([]Record, 0, 128)
+	claims := make([]*Claimed, 0, 128) // claims[i] is batch[i]'s, for the logs
 	for r := range d.records {
-		batch = append(batch[:0], r)
+		batch, claims = append(batch[:0], r.Record), append(claims[:0], r.c)
 	drain:
 		for len(batch) < cap(batch) {
 			select {
@@ -590,7 +608,7 @@ func (d *Dispatcher) recordLoop() {
 				if !ok {
 					break drain
 				}
-				batch = append(batch, r)
+				batch, claims = append(batch, r.Record), append(claims, r.c)
 			default:
 				break drain
 			}
@@ -604,7 +622,7 @@ func (d *Dispatcher) recordLoop() {
 		for i, ok := range applied {
 			if !ok {
 				d.log.Warn("hookline: lease lost before the attempt was recorded; the delivery will be attempted again",
-					"delivery_id", batch[i].DeliveryID)
+					recordAttrs(batch[i], claims[i])...)
 			}
 		}
 		wake := false
@@ -737,7 +755,7 @@ func (d *Dispatcher) send(ctx context.Context, c *Claimed, now time.Time) *Attem
 			return nil
 		}
 		a.Error = describeError(err, d.cfg.AttemptTimeout)
-		d.debug(ctx, "hookline: attempt failed", a, "error", a.Error)
+		d.debug(ctx, "hookline: attempt failed", a, msg, "error", a.Error)
 		return a
 	}
 	body, rerr := d.readResponse(resp.Body)
@@ -761,19 +779,23 @@ func (d *Dispatcher) send(ctx context.Context, c *Claimed, now time.Time) *Attem
 		a.Error = fmt.Sprintf("HTTP %d", resp.StatusCode)
 	}
 	if rerr != nil && a.Succeeded() {
-		d.debug(ctx, "hookline: reading the response failed after a 2xx", a, "error", rerr)
+		d.debug(ctx, "hookline: reading the response failed after a 2xx", a, msg, "error", rerr)
 	}
-	d.debug(ctx, "hookline: attempt made", a, "status", a.StatusCode, "duration", a.Duration)
+	d.debug(ctx, "hookline: attempt made", a, msg, "status", a.StatusCode, "duration", a.Duration)
 	return a
 }
 
 // debug logs an attempt at debug level, building its attributes only when
 // the level is enabled.
-func (d *Dispatcher) debug(ctx context.Context, msg string, a *Attempt, kv ...any) {
+func (d *Dispatcher) debug(ctx context.Context, text string, a *Attempt, m *Message, kv ...any) {
 	if !d.log.Enabled(ctx, slog.LevelDebug) {
 		return
 	}
-	d.log.Debug(msg, append([]any{"delivery_id", a.DeliveryID, "endpoint_id", a.EndpointID, "message_id", a.MessageID, "attempt", a.Number}, kv...)...)
+	d.log.Debug(text, attemptAttrs(a, m, kv...)...)
+}
+
+func attemptAttrs(a *Attempt, msg *Message, kv ...any) []any {
+	return logAttrs(a.DeliveryID, a.EndpointID, a.MessageID, a.Number, msg, kv...)
 }
 
 // newRequest builds the signed POST of an attempt.

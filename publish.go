@@ -79,8 +79,21 @@ func validateTenant(t string) error {
 	return nil
 }
 
+func validateMetadata(m map[string]string) error {
+	if len(m) > maxMetadata {
+		return invalid("metadata", "%d entries; at most %d", len(m), maxMetadata)
+	}
+	for k, v := range m {
+		if len(k)+len(v) > maxMetadataLen || !utf8.ValidString(k) || !utf8.ValidString(v) {
+			return invalid("metadata", "entry %q is longer than %d bytes or not UTF-8", k, maxMetadataLen)
+		}
+	}
+	return nil
+}
+
 // prepare validates a publish and builds the message and its deliveries.
-func (d *Dispatcher) prepare(ctx context.Context, ev Event, opts *PublishOpts) (*Message, []*Delivery, error) {
+func (d *Dispatcher) prepare(pctx *publishCtx, ev Event, opts *PublishOpts) (*Message, []*Delivery, error) {
+	ctx := pctx.ctx
 	if ev == nil {
 		return nil, nil, invalid("event", "nil; pass a value with an EventType method")
 	}
@@ -101,13 +114,8 @@ func (d *Dispatcher) prepare(ctx context.Context, ev Event, opts *PublishOpts) (
 	if err := validateTenant(o.Tenant); err != nil {
 		return nil, nil, err
 	}
-	if len(o.Metadata) > maxMetadata {
-		return nil, nil, invalid("metadata", "%d entries; at most %d", len(o.Metadata), maxMetadata)
-	}
-	for k, v := range o.Metadata {
-		if len(k)+len(v) > maxMetadataLen || !utf8.ValidString(k) || !utf8.ValidString(v) {
-			return nil, nil, invalid("metadata", "entry %q is longer than %d bytes or not UTF-8", k, maxMetadataLen)
-		}
+	if err := validateMetadata(o.Metadata); err != nil {
+		return nil, nil, err
 	}
 	data, err := d.marshal(ev)
 	if err != nil {
@@ -118,6 +126,10 @@ func (d *Dispatcher) prepare(ctx context.Context, ev Event, opts *PublishOpts) (
 	if msg.ID == "" {
 		msg.ID = newID("msg_")
 	}
+	if err := d.beforePublish(pctx, msg); err != nil {
+		return nil, nil, err
+	}
+	ctx = pctx.ctx
 	payload, err := d.cfg.Envelope(msg, data)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: the envelope failed: %v", ErrInvalid, err)
@@ -212,11 +224,13 @@ func (d *Dispatcher) Publish(ctx context.Context, ev Event, opts *PublishOpts) (
 	if d.closed.Load() {
 		return nil, ErrClosed
 	}
-	msg, ds, err := d.prepare(ctx, ev, opts)
-	if err != nil {
-		return nil, err
+	pctx := &publishCtx{ctx: ctx}
+	msg, ds, err := d.prepare(pctx, ev, opts)
+	if err == nil {
+		err = d.store.InsertMessage(pctx.ctx, msg, ds)
 	}
-	if err := d.store.InsertMessage(ctx, msg, ds); err != nil {
+	d.afterPublish(pctx, len(ds), err)
+	if err != nil {
 		if errors.Is(err, ErrDuplicate) {
 			return d.store.GetMessage(ctx, msg.ID)
 		}
@@ -242,11 +256,13 @@ func PublishTx[TTx any](ctx context.Context, d *Dispatcher, tx TTx, ev Event, op
 	if !ok {
 		return nil, fmt.Errorf("%w: %T has no InsertMessageTx", ErrTxUnsupported, d.store)
 	}
-	msg, ds, err := d.prepare(ctx, ev, opts)
-	if err != nil {
-		return nil, err
+	pctx := &publishCtx{ctx: ctx}
+	msg, ds, err := d.prepare(pctx, ev, opts)
+	if err == nil {
+		err = ti.InsertMessageTx(pctx.ctx, any(tx), msg, ds)
 	}
-	if err := ti.InsertMessageTx(ctx, any(tx), msg, ds); err != nil {
+	d.afterPublish(pctx, len(ds), err)
+	if err != nil {
 		return nil, err
 	}
 	return msg, nil

@@ -237,3 +237,27 @@ type TxInserter interface {
 type EndpointMatcher interface {
 	MatchEndpoints(ctx context.Context, tenant, eventType string) ([]*Endpoint, error)
 }
+
+// BacklogCounter is an optional Store capability: a cheap summary of the
+// pending deliveries, for gauges read every few seconds (the
+// otelwebhook module's). It must cost O(1) or O(log n) in the number of
+// deliveries (counters kept up to date, or an index-only read), never a
+// scan of the deliveries; Stats is the detailed, costlier query.
+type BacklogCounter interface {
+	// Backlog summarises the pending deliveries of every tenant.
+	Backlog(ctx context.Context) (Backlog, error)
+}
+
+// Backlog summarises the pending deliveries.
+type Backlog struct {
+	// Pending counts the deliveries in state pending, retrying ones
+	// included.
+	Pending int
+	// Retrying counts the pending deliveries with at least one attempt.
+	Retrying int
+	// OldestDue is the earliest time at which a pending delivery not held
+	// by a live lease came due (zero when none is due or none is pending):
+	// now minus OldestDue is how long the most overdue delivery has been
+	// waiting for a worker.
+	OldestDue time.Time
+}

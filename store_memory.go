@@ -27,6 +27,8 @@ type MemoryStore struct {
 	queueOf    map[string]*memQueue      // endpoint id -> its pending deliveries
 	queues     queueHeap                 // endpoints with pending deliveries, earliest first
 	leaseSeq   uint64
+	pendingN   int // deliveries in state pending
+	retryingN  int // of which with attempts
 
 	timer   *time.Timer
 	timerAt int64 // unix nanos the timer is armed for; 0 when idle
@@ -121,6 +123,36 @@ func NewMemoryStore() *MemoryStore {
 var _ Store = (*MemoryStore)(nil)
 var _ Notifier = (*MemoryStore)(nil)
 var _ EndpointMatcher = (*MemoryStore)(nil)
+var _ BacklogCounter = (*MemoryStore)(nil)
+
+// countLocked adds n (1 or -1) to the backlog counters d is part of.
+func (s *MemoryStore) countLocked(d *memDelivery, n int) {
+	if d.st != memPending {
+		return
+	}
+	s.pendingN += n
+	if d.attempts > 0 {
+		s.retryingN += n
+	}
+}
+
+// Backlog implements BacklogCounter in O(1).
+func (s *MemoryStore) Backlog(ctx context.Context) (Backlog, error) {
+	if err := ctx.Err(); err != nil {
+		return Backlog{}, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	b := Backlog{Pending: s.pendingN, Retrying: s.retryingN}
+	// The queue heap's top is the earliest claimable time of all pending
+	// deliveries: their due time, or their lease's expiry while leased.
+	if len(s.queues) > 0 {
+		if at := s.queues[0].key; at <= time.Now().UnixNano() {
+			b.OldestDue = fromNanos(at)
+		}
+	}
+	return b, nil
+}
 
 func nanos(t time.Time) int64 {
 	if t.IsZero() {
@@ -244,6 +276,7 @@ func (s *MemoryStore) removeDelivery(d *memDelivery) {
 	}
 	s.unqueueLocked(d)
 	delete(s.deliveries, d.id)
+	s.countLocked(d, -1)
 	d.st = memDeleted
 	m := d.msg
 	m.deliveries = slices.DeleteFunc(m.deliveries, func(x *memDelivery) bool { return x == d })
@@ -337,6 +370,7 @@ func (s *MemoryStore) InsertMessage(ctx context.Context, msg *Message, deliverie
 			next: nanos(d.NextAttemptAt), created: nanos(d.CreatedAt), updated: nanos(d.UpdatedAt), idx: -1,
 		}
 		s.deliveries[md.id] = md
+		s.countLocked(md, 1)
 		s.byEndpoint[md.endpointID] = append(s.byEndpoint[md.endpointID], md)
 		m.deliveries = append(m.deliveries, md)
 		if md.st == memPending {
@@ -459,6 +493,7 @@ func (s *MemoryStore) Record(ctx context.Context, recs []Record) ([]bool, error)
 			continue
 		}
 		applied[i] = true
+		s.countLocked(d, -1)
 		now := r.Now.UnixNano()
 		if a := r.Attempt; a != nil {
 			d.log = append(d.log, a) // the caller hands it over (see Record)
@@ -469,6 +504,7 @@ func (s *MemoryStore) Record(ctx context.Context, recs []Record) ([]bool, error)
 		d.lease, d.leaseExp = 0, 0
 		d.updated = now
 		d.st = toMemState(r.State)
+		s.countLocked(d, 1)
 		if d.st == memPending {
 			d.next = nanos(r.NextAttemptAt)
 			s.fixLocked(d)
@@ -646,6 +682,7 @@ func (s *MemoryStore) Requeue(ctx context.Context, p RequeueParams) (int, error)
 		d.updated = at
 		if d.st != memPending {
 			d.st = memPending
+			s.countLocked(d, 1)
 			s.queueLocked(d)
 		} else if d.lease == 0 {
 			s.fixLocked(d)
