@@ -1,0 +1,521 @@
+// Package otelwebhook instruments a hookline dispatcher with OpenTelemetry
+// traces and metrics through the dispatcher's hooks, so the core module
+// stays free of OpenTelemetry.
+//
+// One call wires it in, before webhook.New:
+//
+//	inst, err := otelwebhook.Instrument(&cfg, nil) // global providers
+//	d, err := webhook.New(cfg)
+//	defer inst.Close()
+//
+// Traces: each publish is a producer span whose W3C trace context is stored
+// in the message's Metadata ("traceparent", "tracestate"), so each attempt,
+// made by any instance however much later, starts a client span of its own
+// trace linked to the publish span. Metrics are named hookline.* and carry
+// only low-cardinality attributes. docs/OBSERVABILITY.md lists every span,
+// metric and attribute.
+package otelwebhook
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	webhook "github.com/hookline/webhook"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/propagation"
+	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
+	"go.opentelemetry.io/otel/trace"
+)
+
+// ScopeName is the instrumentation scope of the tracer and meter.
+const ScopeName = "github.com/hookline/webhook/otelwebhook"
+
+// Attribute keys of hookline's own spans and metrics.
+const (
+	AttrEventType     = attribute.Key("hookline.event_type")
+	AttrTenant        = attribute.Key("hookline.tenant")
+	AttrMessageID     = attribute.Key("hookline.message.id")
+	AttrDeliveryID    = attribute.Key("hookline.delivery.id")
+	AttrEndpointID    = attribute.Key("hookline.endpoint.id")
+	AttrFanOut        = attribute.Key("hookline.fan_out")
+	AttrDuplicate     = attribute.Key("hookline.duplicate")
+	AttrAttemptNumber = attribute.Key("hookline.attempt.number")
+	AttrOutcome       = attribute.Key("hookline.attempt.outcome")
+	AttrState         = attribute.Key("hookline.delivery.state")
+	AttrPublishResult = attribute.Key("hookline.publish.result")
+	// AttrEndpoint is the metric attribute Options.EndpointLabel fills.
+	AttrEndpoint = attribute.Key("hookline.endpoint")
+)
+
+// The outcomes of an attempt, the values of hookline.attempt.outcome.
+const (
+	OutcomeSuccess         = "success"
+	OutcomeHTTP4xx         = "http_4xx"
+	OutcomeHTTP5xx         = "http_5xx"
+	OutcomeTimeout         = "timeout"
+	OutcomeConnectionError = "connection_error"
+	OutcomeRefusedByGuard  = "refused_by_guard"
+	OutcomeRedirect        = "redirect"
+)
+
+// Options configure the instrumentation. The zero value (or nil) is
+// usable.
+type Options struct {
+	// TracerProvider makes the tracer. Defaults to otel.GetTracerProvider().
+	TracerProvider trace.TracerProvider
+	// MeterProvider makes the meter. Defaults to otel.GetMeterProvider().
+	MeterProvider metric.MeterProvider
+	// InjectTraceparent adds the attempt span's W3C traceparent (and
+	// tracestate) headers to each outgoing request, so a receiver that
+	// traces can join the attempt's trace. Defaults to false: receivers
+	// belong to other parties, and the headers tell them about the host's
+	// tracing.
+	InjectTraceparent bool
+	// EndpointLabel, when set, returns the value of the hookline.endpoint
+	// attribute put on the attempt and delivery metrics of an endpoint, or
+	// "" to leave it out. It is what per-endpoint alerts group by. Keep
+	// its values few (an endpoint ID is fine for a few hundred endpoints;
+	// beyond that map endpoints to tiers or customers' plans). Defaults to
+	// nil: no endpoint attribute.
+	EndpointLabel func(endpointID string) string
+	// Now is the clock for publish-to-success latency and the oldest
+	// pending delivery's age. Defaults to time.Now; set it to the
+	// dispatcher's Config.Now when that is a fake clock.
+	Now func() time.Time
+}
+
+// Instrumentation holds the tracer, the meter's instruments and the
+// attempt spans in flight. Create it with New or Instrument. Its methods
+// are safe for concurrent use.
+type Instrumentation struct {
+	tracer     trace.Tracer
+	prop       propagation.TextMapPropagator
+	inject     bool
+	endpoint   func(string) string
+	now        func() time.Time
+	meter      metric.Meter
+	published  metric.Int64Counter
+	created    metric.Int64Counter
+	attempts   metric.Int64Counter
+	attemptDur metric.Float64Histogram
+	latency    metric.Float64Histogram
+	failed     metric.Int64Counter
+	disabled   metric.Int64Counter
+
+	inflight sync.Map // attemptKey -> *attemptState
+	started  atomic.Uint64
+
+	mu  sync.Mutex
+	reg metric.Registration // the gauges' callback, once ObserveStore ran
+}
+
+type attemptKey struct {
+	deliveryID string
+	number     int
+}
+
+type attemptState struct {
+	span  trace.Span
+	start time.Time
+}
+
+// sweepEvery and abandonedAfter bound the attempt spans kept for attempts
+// whose AfterAttempt never comes (a SendTest, an attempt cut off by
+// Shutdown): every sweepEvery attempts, spans older than abandonedAfter end.
+const (
+	sweepEvery     = 1024
+	abandonedAfter = time.Hour
+)
+
+// Bucket boundaries, in seconds.
+var (
+	attemptBuckets = []float64{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 15, 30, 60}
+	latencyBuckets = []float64{0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 1800, 3600, 7200, 21600, 86400, 259200}
+)
+
+// New returns an Instrumentation; wire its Hooks into a webhook.Config
+// (Instrument does that in one call). opts may be nil.
+func New(opts *Options) (*Instrumentation, error) {
+	var o Options
+	if opts != nil {
+		o = *opts
+	}
+	if o.TracerProvider == nil {
+		o.TracerProvider = otel.GetTracerProvider()
+	}
+	if o.MeterProvider == nil {
+		o.MeterProvider = otel.GetMeterProvider()
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	i := &Instrumentation{
+		tracer:   o.TracerProvider.Tracer(ScopeName, trace.WithSchemaURL(semconv.SchemaURL)),
+		prop:     propagation.TraceContext{},
+		inject:   o.InjectTraceparent,
+		endpoint: o.EndpointLabel,
+		now:      o.Now,
+		meter:    o.MeterProvider.Meter(ScopeName, metric.WithSchemaURL(semconv.SchemaURL)),
+	}
+	m := i.meter
+	var errs []error
+	add := func(err error) { errs = append(errs, err) }
+	var err error
+	i.published, err = m.Int64Counter("hookline.messages.published", metric.WithUnit("{message}"),
+		metric.WithDescription("Messages published, by result (stored, duplicate, error)."))
+	add(err)
+	i.created, err = m.Int64Counter("hookline.deliveries.created", metric.WithUnit("{delivery}"),
+		metric.WithDescription("Deliveries created by publishes (the fan-out)."))
+	add(err)
+	i.attempts, err = m.Int64Counter("hookline.attempts", metric.WithUnit("{attempt}"),
+		metric.WithDescription("Delivery attempts, by outcome."))
+	add(err)
+	i.attemptDur, err = m.Float64Histogram("hookline.attempt.duration", metric.WithUnit("s"),
+		metric.WithDescription("Duration of one attempt, connection to the last byte read."),
+		metric.WithExplicitBucketBoundaries(attemptBuckets...))
+	add(err)
+	i.latency, err = m.Float64Histogram("hookline.delivery.latency", metric.WithUnit("s"),
+		metric.WithDescription("Time from publish to the end of the successful attempt."),
+		metric.WithExplicitBucketBoundaries(latencyBuckets...))
+	add(err)
+	i.failed, err = m.Int64Counter("hookline.deliveries.failed", metric.WithUnit("{delivery}"),
+		metric.WithDescription("Deliveries that failed for good."))
+	add(err)
+	i.disabled, err = m.Int64Counter("hookline.endpoints.disabled", metric.WithUnit("{endpoint}"),
+		metric.WithDescription("Endpoints the dispatcher disabled by itself."))
+	add(err)
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("otelwebhook: creating instruments: %w", err)
+	}
+	return i, nil
+}
+
+// Instrument wires a new Instrumentation into cfg, before webhook.New: its
+// hooks run after cfg's own (webhook.CombineHooks), and the pending and
+// retrying gauges read cfg.Store (set to a new MemoryStore when nil, as
+// webhook.New would). opts may be nil. Call Close when the dispatcher is
+// shut down.
+func Instrument(cfg *webhook.Config, opts *Options) (*Instrumentation, error) {
+	i, err := New(opts)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Store == nil {
+		cfg.Store = webhook.NewMemoryStore()
+	}
+	cfg.Hooks = webhook.CombineHooks(cfg.Hooks, i.Hooks())
+	if err := i.ObserveStore(cfg.Store); err != nil {
+		return nil, err
+	}
+	return i, nil
+}
+
+// Hooks returns the dispatcher hooks that make the spans and metrics.
+// Combine them with others through webhook.CombineHooks.
+func (i *Instrumentation) Hooks() webhook.Hooks {
+	return webhook.Hooks{
+		BeforePublish:    i.beforePublish,
+		AfterPublish:     i.afterPublish,
+		BeforeAttempt:    i.beforeAttempt,
+		AfterAttempt:     i.afterAttempt,
+		DeliveryFailed:   i.deliveryFailed,
+		EndpointDisabled: i.endpointDisabled,
+	}
+}
+
+// ObserveStore registers the hookline.deliveries.pending,
+// hookline.deliveries.retrying and hookline.deliveries.oldest_due_age
+// gauges, read from st at each collection through webhook.BacklogCounter
+// (cheap by contract). A store without that capability gets no gauges and
+// no error. A second call replaces the first store.
+func (i *Instrumentation) ObserveStore(st webhook.Store) error {
+	bc, ok := st.(webhook.BacklogCounter)
+	if !ok {
+		return nil
+	}
+	m := i.meter
+	pending, err1 := m.Int64ObservableUpDownCounter("hookline.deliveries.pending", metric.WithUnit("{delivery}"),
+		metric.WithDescription("Deliveries waiting for a successful attempt, retrying ones included."))
+	retrying, err2 := m.Int64ObservableUpDownCounter("hookline.deliveries.retrying", metric.WithUnit("{delivery}"),
+		metric.WithDescription("Pending deliveries with at least one failed attempt."))
+	age, err3 := m.Float64ObservableGauge("hookline.deliveries.oldest_due_age", metric.WithUnit("s"),
+		metric.WithDescription("How long the most overdue pending delivery has been due without a worker taking it; 0 when none is."))
+	if err := errors.Join(err1, err2, err3); err != nil {
+		return fmt.Errorf("otelwebhook: creating gauges: %w", err)
+	}
+	reg, err := m.RegisterCallback(func(ctx context.Context, o metric.Observer) error {
+		b, err := bc.Backlog(ctx)
+		if err != nil {
+			return fmt.Errorf("otelwebhook: reading the backlog: %w", err)
+		}
+		o.ObserveInt64(pending, int64(b.Pending))
+		o.ObserveInt64(retrying, int64(b.Retrying))
+		var s float64
+		if !b.OldestDue.IsZero() {
+			s = max(0, i.now().Sub(b.OldestDue).Seconds())
+		}
+		o.ObserveFloat64(age, s)
+		return nil
+	}, pending, retrying, age)
+	if err != nil {
+		return fmt.Errorf("otelwebhook: registering the gauges: %w", err)
+	}
+	i.mu.Lock()
+	old := i.reg
+	i.reg = reg
+	i.mu.Unlock()
+	if old != nil {
+		return old.Unregister()
+	}
+	return nil
+}
+
+// Close stops the gauges' callback and ends the attempt spans still open.
+// The hooks stay usable; call it after the dispatcher's Shutdown.
+func (i *Instrumentation) Close() error {
+	i.mu.Lock()
+	reg := i.reg
+	i.reg = nil
+	i.mu.Unlock()
+	i.sweep(time.Time{})
+	if reg != nil {
+		return reg.Unregister()
+	}
+	return nil
+}
+
+// beforePublish starts the producer span and stores its context in the
+// message's metadata.
+func (i *Instrumentation) beforePublish(ctx context.Context, msg *webhook.Message) context.Context {
+	ctx, span := i.tracer.Start(ctx, "publish "+msg.Type,
+		trace.WithSpanKind(trace.SpanKindProducer),
+		trace.WithAttributes(
+			semconv.MessagingSystemKey.String("hookline"),
+			semconv.MessagingOperationTypeSend,
+			semconv.MessagingOperationName("publish"),
+			semconv.MessagingDestinationName(msg.Type),
+			semconv.MessagingMessageID(msg.ID),
+			AttrEventType.String(msg.Type),
+			AttrTenant.String(msg.Tenant),
+			AttrMessageID.String(msg.ID),
+		))
+	if span.SpanContext().IsValid() {
+		carrier := propagation.MapCarrier{}
+		i.prop.Inject(ctx, carrier)
+		// Only what fits: a full metadata map must not fail the publish.
+		for k, v := range carrier {
+			if _, ok := msg.Metadata[k]; ok || len(msg.Metadata) < webhook.MaxMetadata {
+				msg.Metadata[k] = v
+			}
+		}
+	}
+	return ctx
+}
+
+// afterPublish ends the producer span and counts the publish.
+func (i *Instrumentation) afterPublish(ctx context.Context, msg *webhook.Message, deliveries int, err error) {
+	span := trace.SpanFromContext(ctx)
+	result := "stored"
+	switch {
+	case errors.Is(err, webhook.ErrDuplicate):
+		result = "duplicate"
+		span.SetAttributes(AttrDuplicate.Bool(true))
+	case err != nil:
+		result = "error"
+		span.RecordError(err)
+		span.SetStatus(codes.Error, err.Error())
+		span.SetAttributes(semconv.ErrorTypeKey.String(errorType(err)))
+	}
+	span.SetAttributes(AttrFanOut.Int(deliveries), semconv.MessagingBatchMessageCount(deliveries))
+	span.End()
+	et := AttrEventType.String(msg.Type)
+	i.published.Add(ctx, 1, metric.WithAttributes(et, AttrPublishResult.String(result)))
+	if deliveries > 0 {
+		i.created.Add(ctx, int64(deliveries), metric.WithAttributes(et))
+	}
+}
+
+func errorType(err error) string {
+	switch {
+	case errors.Is(err, webhook.ErrInvalid):
+		return "invalid"
+	case errors.Is(err, webhook.ErrPayloadTooLarge):
+		return "payload_too_large"
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return "context"
+	}
+	return "store"
+}
+
+// beforeAttempt starts the attempt's client span, linked to the publish
+// span found in the message's metadata, and injects it into the request if
+// asked to.
+func (i *Instrumentation) beforeAttempt(ctx context.Context, req *http.Request, d *webhook.Delivery) {
+	number := d.Attempts + 1
+	attrs := []attribute.KeyValue{
+		semconv.HTTPRequestMethodKey.String(req.Method),
+		AttrAttemptNumber.Int(number),
+		AttrDeliveryID.String(d.ID),
+		AttrEndpointID.String(d.EndpointID),
+		AttrMessageID.String(d.MessageID),
+		AttrEventType.String(d.EventType),
+	}
+	if number > 1 {
+		attrs = append(attrs, semconv.HTTPRequestResendCount(number-1))
+	}
+	if host, port := hostPort(req); host != "" {
+		attrs = append(attrs, semconv.ServerAddress(host))
+		if port > 0 {
+			attrs = append(attrs, semconv.ServerPort(port))
+		}
+	}
+	opts := []trace.SpanStartOption{
+		trace.WithNewRoot(),
+		trace.WithSpanKind(trace.SpanKindClient),
+		trace.WithAttributes(attrs...),
+	}
+	if msg := webhook.MessageFromContext(ctx); msg != nil && len(msg.Metadata) > 0 {
+		if sc := trace.SpanContextFromContext(i.prop.Extract(context.Background(), propagation.MapCarrier(msg.Metadata))); sc.IsValid() {
+			opts = append(opts, trace.WithLinks(trace.Link{SpanContext: sc}))
+		}
+	}
+	sctx, span := i.tracer.Start(ctx, req.Method, opts...)
+	if i.inject && span.SpanContext().IsValid() {
+		i.prop.Inject(sctx, propagation.HeaderCarrier(req.Header))
+	}
+	st := &attemptState{span: span, start: i.now()}
+	if old, loaded := i.inflight.Swap(attemptKey{d.ID, number}, st); loaded {
+		// The same attempt again: the first was cut off without an outcome.
+		old.(*attemptState).span.End()
+	}
+	if i.started.Add(1)%sweepEvery == 0 {
+		i.sweep(i.now().Add(-abandonedAfter))
+	}
+}
+
+// sweep ends and forgets the attempt spans started before cutoff (all of
+// them when cutoff is zero).
+func (i *Instrumentation) sweep(cutoff time.Time) {
+	i.inflight.Range(func(k, v any) bool {
+		st := v.(*attemptState)
+		if cutoff.IsZero() || st.start.Before(cutoff) {
+			if i.inflight.CompareAndDelete(k, v) {
+				st.span.SetStatus(codes.Unset, "no outcome: the attempt ended without one (a test send, or a shutdown)")
+				st.span.End()
+			}
+		}
+		return true
+	})
+}
+
+func hostPort(req *http.Request) (string, int) {
+	u := req.URL
+	host := u.Hostname()
+	port, _ := strconv.Atoi(u.Port())
+	if port == 0 {
+		switch u.Scheme {
+		case "https":
+			port = 443
+		case "http":
+			port = 80
+		}
+	}
+	return host, port
+}
+
+// afterAttempt ends the attempt span and records the attempt's metrics.
+func (i *Instrumentation) afterAttempt(ctx context.Context, d *webhook.Delivery, a *webhook.Attempt) {
+	outcome := Outcome(a)
+	end := a.StartedAt.Add(a.Duration)
+	if v, ok := i.inflight.LoadAndDelete(attemptKey{d.ID, a.Number}); ok {
+		span := v.(*attemptState).span
+		attrs := []attribute.KeyValue{AttrOutcome.String(outcome), AttrState.String(string(d.State))}
+		if a.StatusCode > 0 {
+			attrs = append(attrs, semconv.HTTPResponseStatusCode(a.StatusCode))
+		}
+		if outcome != OutcomeSuccess {
+			et := outcome
+			if a.StatusCode >= 400 {
+				et = strconv.Itoa(a.StatusCode) // semconv: the status code for HTTP errors
+			}
+			attrs = append(attrs, semconv.ErrorTypeKey.String(et))
+			span.SetStatus(codes.Error, a.Error)
+		}
+		span.SetAttributes(attrs...)
+		span.End()
+	}
+
+	set := i.metricAttrs(d.EndpointID, AttrOutcome.String(outcome))
+	i.attempts.Add(ctx, 1, set)
+	i.attemptDur.Record(ctx, a.Duration.Seconds(), set)
+	if d.State == webhook.StateSucceeded {
+		if msg := webhook.MessageFromContext(ctx); msg != nil && !msg.CreatedAt.IsZero() {
+			if end.IsZero() || a.StartedAt.IsZero() {
+				end = i.now()
+			}
+			i.latency.Record(ctx, max(0, end.Sub(msg.CreatedAt).Seconds()),
+				i.metricAttrs(d.EndpointID, AttrEventType.String(d.EventType)))
+		}
+	}
+}
+
+// metricAttrs is kv plus hookline.endpoint when EndpointLabel gives one.
+func (i *Instrumentation) metricAttrs(endpointID string, kv attribute.KeyValue) metric.MeasurementOption {
+	if i.endpoint != nil {
+		if l := i.endpoint(endpointID); l != "" {
+			return metric.WithAttributes(kv, AttrEndpoint.String(l))
+		}
+	}
+	return metric.WithAttributes(kv)
+}
+
+func (i *Instrumentation) deliveryFailed(ctx context.Context, d *webhook.Delivery) {
+	i.failed.Add(ctx, 1, i.metricAttrs(d.EndpointID, AttrEventType.String(d.EventType)))
+}
+
+func (i *Instrumentation) endpointDisabled(ctx context.Context, ep *webhook.Endpoint, _ string) {
+	if i.endpoint != nil {
+		if l := i.endpoint(ep.ID); l != "" {
+			i.disabled.Add(ctx, 1, metric.WithAttributes(AttrEndpoint.String(l)))
+			return
+		}
+	}
+	i.disabled.Add(ctx, 1)
+}
+
+// Outcome classifies an attempt into one of the Outcome* values: the
+// status class when an answer came (statuses outside 200-499 other than
+// redirects count as http_5xx), otherwise timeout, refused_by_guard (the
+// address guard refused the address) or connection_error (anything else
+// that kept an answer from coming).
+func Outcome(a *webhook.Attempt) string {
+	switch s := a.StatusCode; {
+	case s >= 200 && s < 300:
+		return OutcomeSuccess
+	case s >= 300 && s < 400:
+		return OutcomeRedirect
+	case s >= 400 && s < 500:
+		return OutcomeHTTP4xx
+	case s != 0:
+		return OutcomeHTTP5xx
+	}
+	e := strings.ToLower(a.Error)
+	switch {
+	case strings.Contains(e, strings.ToLower(webhook.ErrAddressNotAllowed.Error())):
+		return OutcomeRefusedByGuard
+	case strings.HasPrefix(e, "timeout") || strings.Contains(e, "timeout") || strings.Contains(e, "deadline exceeded"):
+		return OutcomeTimeout
+	}
+	return OutcomeConnectionError
+}
+
