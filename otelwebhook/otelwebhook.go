@@ -518,4 +518,3 @@ func Outcome(a *webhook.Attempt) string {
 	}
 	return OutcomeConnectionError
 }
-
