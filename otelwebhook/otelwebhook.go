@@ -20,8 +20,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -30,9 +28,7 @@ import (
 	webhook "github.com/hookline/webhook"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/metric"
-	"go.opentelemetry.io/otel/propagation"
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 	"go.opentelemetry.io/otel/trace"
 )
@@ -51,7 +47,6 @@ const (
 	AttrDuplicate     = attribute.Key("hookline.duplicate")
 	AttrAttemptNumber = attribute.Key("hookline.attempt.number")
 	AttrOutcome       = attribute.Key("hookline.attempt.outcome")
-	AttrState         = attribute.Key("hookline.delivery.state")
 	AttrPublishResult = attribute.Key("hookline.publish.result")
 	// AttrEndpoint is the metric attribute Options.EndpointLabel fills.
 	AttrEndpoint = attribute.Key("hookline.endpoint")
@@ -99,7 +94,6 @@ type Options struct {
 // are safe for concurrent use.
 type Instrumentation struct {
 	tracer     trace.Tracer
-	prop       propagation.TextMapPropagator
 	inject     bool
 	endpoint   func(string) string
 	now        func() time.Time
@@ -112,30 +106,18 @@ type Instrumentation struct {
 	failed     metric.Int64Counter
 	disabled   metric.Int64Counter
 
-	inflight sync.Map // attemptKey -> *attemptState
+	optMu sync.RWMutex
+	opts  map[optKey]metric.MeasurementOption
+
+	inflight sync.Map // attemptKey -> *attemptState, with InjectTraceparent
 	started  atomic.Uint64
+
+	hostMu sync.RWMutex
+	hosts  map[string]hostPort // endpoint ID -> its URL's host and port
 
 	mu  sync.Mutex
 	reg metric.Registration // the gauges' callback, once ObserveStore ran
 }
-
-type attemptKey struct {
-	deliveryID string
-	number     int
-}
-
-type attemptState struct {
-	span  trace.Span
-	start time.Time
-}
-
-// sweepEvery and abandonedAfter bound the attempt spans kept for attempts
-// whose AfterAttempt never comes (a SendTest, an attempt cut off by
-// Shutdown): every sweepEvery attempts, spans older than abandonedAfter end.
-const (
-	sweepEvery     = 1024
-	abandonedAfter = time.Hour
-)
 
 // Bucket boundaries, in seconds.
 var (
@@ -161,10 +143,11 @@ func New(opts *Options) (*Instrumentation, error) {
 	}
 	i := &Instrumentation{
 		tracer:   o.TracerProvider.Tracer(ScopeName, trace.WithSchemaURL(semconv.SchemaURL)),
-		prop:     propagation.TraceContext{},
 		inject:   o.InjectTraceparent,
 		endpoint: o.EndpointLabel,
 		now:      o.Now,
+		opts:     map[optKey]metric.MeasurementOption{},
+		hosts:    map[string]hostPort{},
 		meter:    o.MeterProvider.Meter(ScopeName, metric.WithSchemaURL(semconv.SchemaURL)),
 	}
 	m := i.meter
@@ -294,190 +277,60 @@ func (i *Instrumentation) Close() error {
 	return nil
 }
 
-// beforePublish starts the producer span and stores its context in the
-// message's metadata.
-func (i *Instrumentation) beforePublish(ctx context.Context, msg *webhook.Message) context.Context {
-	ctx, span := i.tracer.Start(ctx, "publish "+msg.Type,
-		trace.WithSpanKind(trace.SpanKindProducer),
-		trace.WithAttributes(
-			semconv.MessagingSystemKey.String("hookline"),
-			semconv.MessagingOperationTypeSend,
-			semconv.MessagingOperationName("publish"),
-			semconv.MessagingDestinationName(msg.Type),
-			semconv.MessagingMessageID(msg.ID),
-			AttrEventType.String(msg.Type),
-			AttrTenant.String(msg.Tenant),
-			AttrMessageID.String(msg.ID),
-		))
-	if span.SpanContext().IsValid() {
-		carrier := propagation.MapCarrier{}
-		i.prop.Inject(ctx, carrier)
-		// Only what fits: a full metadata map must not fail the publish.
-		for k, v := range carrier {
-			if _, ok := msg.Metadata[k]; ok || len(msg.Metadata) < webhook.MaxMetadata {
-				msg.Metadata[k] = v
-			}
-		}
-	}
-	return ctx
-}
-
-// afterPublish ends the producer span and counts the publish.
-func (i *Instrumentation) afterPublish(ctx context.Context, msg *webhook.Message, deliveries int, err error) {
-	span := trace.SpanFromContext(ctx)
-	result := "stored"
-	switch {
-	case errors.Is(err, webhook.ErrDuplicate):
-		result = "duplicate"
-		span.SetAttributes(AttrDuplicate.Bool(true))
-	case err != nil:
-		result = "error"
-		span.RecordError(err)
-		span.SetStatus(codes.Error, err.Error())
-		span.SetAttributes(semconv.ErrorTypeKey.String(errorType(err)))
-	}
-	span.SetAttributes(AttrFanOut.Int(deliveries), semconv.MessagingBatchMessageCount(deliveries))
-	span.End()
-	et := AttrEventType.String(msg.Type)
-	i.published.Add(ctx, 1, metric.WithAttributes(et, AttrPublishResult.String(result)))
-	if deliveries > 0 {
-		i.created.Add(ctx, int64(deliveries), metric.WithAttributes(et))
-	}
-}
-
-func errorType(err error) string {
-	switch {
-	case errors.Is(err, webhook.ErrInvalid):
-		return "invalid"
-	case errors.Is(err, webhook.ErrPayloadTooLarge):
-		return "payload_too_large"
-	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
-		return "context"
-	}
-	return "store"
-}
-
-// beforeAttempt starts the attempt's client span, linked to the publish
-// span found in the message's metadata, and injects it into the request if
-// asked to.
-func (i *Instrumentation) beforeAttempt(ctx context.Context, req *http.Request, d *webhook.Delivery) {
-	number := d.Attempts + 1
-	attrs := []attribute.KeyValue{
-		semconv.HTTPRequestMethodKey.String(req.Method),
-		AttrAttemptNumber.Int(number),
-		AttrDeliveryID.String(d.ID),
-		AttrEndpointID.String(d.EndpointID),
-		AttrMessageID.String(d.MessageID),
-		AttrEventType.String(d.EventType),
-	}
-	if number > 1 {
-		attrs = append(attrs, semconv.HTTPRequestResendCount(number-1))
-	}
-	if host, port := hostPort(req); host != "" {
-		attrs = append(attrs, semconv.ServerAddress(host))
-		if port > 0 {
-			attrs = append(attrs, semconv.ServerPort(port))
-		}
-	}
-	opts := []trace.SpanStartOption{
-		trace.WithNewRoot(),
-		trace.WithSpanKind(trace.SpanKindClient),
-		trace.WithAttributes(attrs...),
-	}
-	if msg := webhook.MessageFromContext(ctx); msg != nil && len(msg.Metadata) > 0 {
-		if sc := trace.SpanContextFromContext(i.prop.Extract(context.Background(), propagation.MapCarrier(msg.Metadata))); sc.IsValid() {
-			opts = append(opts, trace.WithLinks(trace.Link{SpanContext: sc}))
-		}
-	}
-	sctx, span := i.tracer.Start(ctx, req.Method, opts...)
-	if i.inject && span.SpanContext().IsValid() {
-		i.prop.Inject(sctx, propagation.HeaderCarrier(req.Header))
-	}
-	st := &attemptState{span: span, start: i.now()}
-	if old, loaded := i.inflight.Swap(attemptKey{d.ID, number}, st); loaded {
-		// The same attempt again: the first was cut off without an outcome.
-		old.(*attemptState).span.End()
-	}
-	if i.started.Add(1)%sweepEvery == 0 {
-		i.sweep(i.now().Add(-abandonedAfter))
-	}
-}
-
-// sweep ends and forgets the attempt spans started before cutoff (all of
-// them when cutoff is zero).
-func (i *Instrumentation) sweep(cutoff time.Time) {
-	i.inflight.Range(func(k, v any) bool {
-		st := v.(*attemptState)
-		if cutoff.IsZero() || st.start.Before(cutoff) {
-			if i.inflight.CompareAndDelete(k, v) {
-				st.span.SetStatus(codes.Unset, "no outcome: the attempt ended without one (a test send, or a shutdown)")
-				st.span.End()
-			}
-		}
-		return true
-	})
-}
-
-func hostPort(req *http.Request) (string, int) {
-	u := req.URL
-	host := u.Hostname()
-	port, _ := strconv.Atoi(u.Port())
-	if port == 0 {
-		switch u.Scheme {
-		case "https":
-			port = 443
-		case "http":
-			port = 80
-		}
-	}
-	return host, port
-}
-
-// afterAttempt ends the attempt span and records the attempt's metrics.
-func (i *Instrumentation) afterAttempt(ctx context.Context, d *webhook.Delivery, a *webhook.Attempt) {
-	outcome := Outcome(a)
-	end := a.StartedAt.Add(a.Duration)
-	if v, ok := i.inflight.LoadAndDelete(attemptKey{d.ID, a.Number}); ok {
-		span := v.(*attemptState).span
-		attrs := []attribute.KeyValue{AttrOutcome.String(outcome), AttrState.String(string(d.State))}
-		if a.StatusCode > 0 {
-			attrs = append(attrs, semconv.HTTPResponseStatusCode(a.StatusCode))
-		}
-		if outcome != OutcomeSuccess {
-			et := outcome
-			if a.StatusCode >= 400 {
-				et = strconv.Itoa(a.StatusCode) // semconv: the status code for HTTP errors
-			}
-			attrs = append(attrs, semconv.ErrorTypeKey.String(et))
-			span.SetStatus(codes.Error, a.Error)
-		}
-		span.SetAttributes(attrs...)
-		span.End()
-	}
-
-	set := i.metricAttrs(d.EndpointID, AttrOutcome.String(outcome))
-	i.attempts.Add(ctx, 1, set)
-	i.attemptDur.Record(ctx, a.Duration.Seconds(), set)
-	if d.State == webhook.StateSucceeded {
-		if msg := webhook.MessageFromContext(ctx); msg != nil && !msg.CreatedAt.IsZero() {
-			if end.IsZero() || a.StartedAt.IsZero() {
-				end = i.now()
-			}
-			i.latency.Record(ctx, max(0, end.Sub(msg.CreatedAt).Seconds()),
-				i.metricAttrs(d.EndpointID, AttrEventType.String(d.EventType)))
-		}
-	}
-}
-
-// metricAttrs is kv plus hookline.endpoint when EndpointLabel gives one.
+// metricAttrs is kv plus hookline.endpoint when EndpointLabel gives one,
+// as a measurement option cached per distinct set (building one costs
+// several allocations; the sets are few by design).
 func (i *Instrumentation) metricAttrs(endpointID string, kv attribute.KeyValue) metric.MeasurementOption {
-	if i.endpoint != nil {
-		if l := i.endpoint(endpointID); l != "" {
-			return metric.WithAttributes(kv, AttrEndpoint.String(l))
-		}
+	label := ""
+	if i.endpoint != nil && endpointID != "" {
+		label = i.endpoint(endpointID)
 	}
-	return metric.WithAttributes(kv)
+	k := optKey{kv.Key, kv.Value.AsString(), label}
+	i.optMu.RLock()
+	o, ok := i.opts[k]
+	i.optMu.RUnlock()
+	if ok {
+		return o
+	}
+	if label != "" {
+		o = metric.WithAttributeSet(attribute.NewSet(kv, AttrEndpoint.String(label)))
+	} else {
+		o = metric.WithAttributeSet(attribute.NewSet(kv))
+	}
+	i.optMu.Lock()
+	if len(i.opts) < maxCachedSets {
+		i.opts[k] = o
+	}
+	i.optMu.Unlock()
+	return o
 }
+
+// publishAttrs are the attributes of hookline.messages.published, cached.
+func (i *Instrumentation) publishAttrs(eventType, result string) metric.MeasurementOption {
+	k := optKey{AttrPublishResult, result, eventType}
+	i.optMu.RLock()
+	o, ok := i.opts[k]
+	i.optMu.RUnlock()
+	if ok {
+		return o
+	}
+	o = metric.WithAttributeSet(attribute.NewSet(AttrEventType.String(eventType), AttrPublishResult.String(result)))
+	i.optMu.Lock()
+	if len(i.opts) < maxCachedSets {
+		i.opts[k] = o
+	}
+	i.optMu.Unlock()
+	return o
+}
+
+type optKey struct {
+	key          attribute.Key
+	value, label string
+}
+
+// maxCachedSets bounds the attribute-set cache should a host's labels or
+// event types prove many after all.
+const maxCachedSets = 4096
 
 func (i *Instrumentation) deliveryFailed(ctx context.Context, d *webhook.Delivery) {
 	i.failed.Add(ctx, 1, i.metricAttrs(d.EndpointID, AttrEventType.String(d.EventType)))

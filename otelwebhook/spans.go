@@ -1,0 +1,337 @@
+package otelwebhook
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"net/http"
+	"strconv"
+	"time"
+
+	webhook "github.com/hookline/webhook"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
+	"go.opentelemetry.io/otel/trace"
+)
+
+// Metadata keys of the publish span's W3C trace context.
+const (
+	MetadataTraceParent = webhook.MetadataTraceParent // "traceparent"
+	MetadataTraceState  = "tracestate"
+)
+
+type attemptKey struct {
+	deliveryID string
+	number     int
+}
+
+// attemptState is a live attempt span, kept from BeforeAttempt to
+// AfterAttempt when InjectTraceparent is on.
+type attemptState struct {
+	span  trace.Span
+	start time.Time
+}
+
+type hostPort struct {
+	raw  string // the URL's host[:port], to notice a changed URL
+	host string
+	port int
+}
+
+// sweepEvery and abandonedAfter bound the live attempt spans kept for
+// attempts whose AfterAttempt never comes (a SendTest, an attempt cut off
+// by Shutdown): every sweepEvery attempts, spans older than abandonedAfter
+// end. maxHosts bounds the endpoint address cache.
+const (
+	sweepEvery     = 1024
+	abandonedAfter = time.Hour
+	maxHosts       = 100_000
+)
+
+// beforePublish starts the producer span and stores its context in the
+// message's metadata.
+func (i *Instrumentation) beforePublish(ctx context.Context, msg *webhook.Message) context.Context {
+	// The attributes are all set at the end, in one call: cheaper.
+	ctx, span := i.tracer.Start(ctx, "publish "+msg.Type, producer)
+	sc := span.SpanContext()
+	if sc.IsValid() {
+		// Only what fits: a full metadata map must not fail the publish.
+		room := webhook.MaxMetadata - len(msg.Metadata)
+		if _, ok := msg.Metadata[MetadataTraceParent]; ok || room > 0 {
+			msg.Metadata[MetadataTraceParent] = traceparent(sc)
+			room--
+		}
+		if ts := sc.TraceState(); ts.Len() > 0 {
+			if _, ok := msg.Metadata[MetadataTraceState]; ok || room > 0 {
+				msg.Metadata[MetadataTraceState] = ts.String()
+			}
+		}
+	}
+	return ctx
+}
+
+var producer = trace.WithSpanKind(trace.SpanKindProducer)
+
+// traceparent formats sc as a W3C traceparent header value (version 00).
+func traceparent(sc trace.SpanContext) string {
+	var b [55]byte
+	tid, sid := sc.TraceID(), sc.SpanID()
+	copy(b[:], "00-")
+	hex.Encode(b[3:35], tid[:])
+	b[35] = '-'
+	hex.Encode(b[36:52], sid[:])
+	b[52] = '-'
+	hex.Encode(b[53:55], []byte{byte(sc.TraceFlags())})
+	return string(b[:])
+}
+
+// publishLink reads the publish span's context from msg's metadata.
+func publishLink(msg *webhook.Message) (trace.SpanContext, bool) {
+	if msg == nil {
+		return trace.SpanContext{}, false
+	}
+	tp := msg.Metadata[MetadataTraceParent]
+	// W3C Trace Context: version "00" has exactly this length; later
+	// versions may append fields after a '-'.
+	if len(tp) < 55 || (len(tp) > 55 && tp[55] != '-') || tp[2] != '-' || tp[35] != '-' || tp[52] != '-' || tp[:2] == "ff" {
+		return trace.SpanContext{}, false
+	}
+	if tp[:2] == "00" && len(tp) != 55 {
+		return trace.SpanContext{}, false
+	}
+	tid, err1 := trace.TraceIDFromHex(tp[3:35])
+	sid, err2 := trace.SpanIDFromHex(tp[36:52])
+	var flags [1]byte
+	_, err3 := hex.Decode(flags[:], []byte(tp[53:55]))
+	if errors.Join(err1, err2, err3) != nil {
+		return trace.SpanContext{}, false
+	}
+	cfg := trace.SpanContextConfig{TraceID: tid, SpanID: sid, TraceFlags: trace.TraceFlags(flags[0]) & trace.FlagsSampled, Remote: true}
+	if ts := msg.Metadata[MetadataTraceState]; ts != "" {
+		if st, err := trace.ParseTraceState(ts); err == nil {
+			cfg.TraceState = st
+		}
+	}
+	sc := trace.NewSpanContext(cfg)
+	return sc, sc.IsValid()
+}
+
+// afterPublish ends the producer span and counts the publish.
+func (i *Instrumentation) afterPublish(ctx context.Context, msg *webhook.Message, deliveries int, err error) {
+	span := trace.SpanFromContext(ctx)
+	result := "stored"
+	switch {
+	case errors.Is(err, webhook.ErrDuplicate):
+		result = "duplicate"
+	case err != nil:
+		result = "error"
+	}
+	if span.IsRecording() {
+		attrs := make([]attribute.KeyValue, 0, 7)
+		attrs = append(attrs,
+			semconv.MessagingSystemKey.String("hookline"),
+			semconv.MessagingOperationTypeSend,
+			semconv.MessagingDestinationName(msg.Type),
+			semconv.MessagingMessageID(msg.ID),
+			AttrTenant.String(msg.Tenant),
+			AttrFanOut.Int(deliveries),
+		)
+		switch result {
+		case "duplicate":
+			attrs = append(attrs, AttrDuplicate.Bool(true))
+		case "error":
+			attrs = append(attrs, semconv.ErrorTypeKey.String(errorType(err)))
+			span.RecordError(err)
+			span.SetStatus(codes.Error, err.Error())
+		}
+		span.SetAttributes(attrs...)
+	}
+	span.End()
+	i.published.Add(ctx, 1, i.publishAttrs(msg.Type, result))
+	if deliveries > 0 {
+		i.created.Add(ctx, int64(deliveries), i.metricAttrs("", AttrEventType.String(msg.Type)))
+	}
+}
+
+func errorType(err error) string {
+	switch {
+	case errors.Is(err, webhook.ErrInvalid):
+		return "invalid"
+	case errors.Is(err, webhook.ErrPayloadTooLarge):
+		return "payload_too_large"
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return "context"
+	}
+	return "store"
+}
+
+// beforeAttempt notes the endpoint's address for the attempt span. With
+// InjectTraceparent it starts the span now, to put its context in the
+// request; otherwise AfterAttempt makes the span from the attempt's own
+// timing, which costs less and leaves nothing behind for attempts that
+// never report (a SendTest, a shutdown).
+func (i *Instrumentation) beforeAttempt(ctx context.Context, req *http.Request, d *webhook.Delivery) {
+	hp := i.noteHost(d.EndpointID, req)
+	if !i.inject {
+		return
+	}
+	number := d.Attempts + 1
+	span := i.startAttemptSpan(ctx, d, number, hp, time.Time{}, nil)
+	if sc := span.SpanContext(); sc.IsValid() {
+		req.Header.Set("traceparent", traceparent(sc))
+		if ts := sc.TraceState(); ts.Len() > 0 {
+			req.Header.Set("tracestate", ts.String())
+		}
+	}
+	st := &attemptState{span: span, start: i.now()}
+	if old, loaded := i.inflight.Swap(attemptKey{d.ID, number}, st); loaded {
+		// The same attempt again: the first was cut off without an outcome.
+		old.(*attemptState).span.End()
+	}
+	if i.started.Add(1)%sweepEvery == 0 {
+		i.sweep(i.now().Add(-abandonedAfter))
+	}
+}
+
+// noteHost caches the host and port of endpointID's URL as req has them.
+func (i *Instrumentation) noteHost(endpointID string, req *http.Request) hostPort {
+	host := req.URL.Host
+	i.hostMu.RLock()
+	hp, ok := i.hosts[endpointID]
+	i.hostMu.RUnlock()
+	if ok && hp.raw == host {
+		return hp
+	}
+	hp = hostPortOf(req)
+	i.hostMu.Lock()
+	if len(i.hosts) >= maxHosts {
+		clear(i.hosts)
+	}
+	i.hosts[endpointID] = hp
+	i.hostMu.Unlock()
+	return hp
+}
+
+func hostPortOf(req *http.Request) hostPort {
+	u := req.URL
+	port, _ := strconv.Atoi(u.Port())
+	if port == 0 {
+		switch u.Scheme {
+		case "https":
+			port = 443
+		case "http":
+			port = 80
+		}
+	}
+	return hostPort{u.Host, u.Hostname(), port}
+}
+
+// startAttemptSpan starts an attempt span at start (zero: now): a new
+// root of kind client, linked to the publish span, with the attributes
+// known before the answer plus extra. Attributes are set only on a span
+// that records, in one call.
+func (i *Instrumentation) startAttemptSpan(ctx context.Context, d *webhook.Delivery, number int, hp hostPort, start time.Time, extra []attribute.KeyValue) trace.Span {
+	opts := make([]trace.SpanStartOption, 0, 4)
+	opts = append(opts, trace.WithNewRoot(), client)
+	if sc, ok := publishLink(webhook.MessageFromContext(ctx)); ok {
+		opts = append(opts, trace.WithLinks(trace.Link{SpanContext: sc}))
+	}
+	if !start.IsZero() {
+		opts = append(opts, trace.WithTimestamp(start))
+	}
+	_, span := i.tracer.Start(ctx, http.MethodPost, opts...)
+	if !span.IsRecording() {
+		return span
+	}
+	attrs := make([]attribute.KeyValue, 0, 7+len(extra))
+	attrs = append(attrs,
+		semconv.HTTPRequestMethodPost,
+		AttrAttemptNumber.Int(number),
+		AttrDeliveryID.String(d.ID),
+		AttrEndpointID.String(d.EndpointID),
+		AttrMessageID.String(d.MessageID),
+	)
+	if hp.host != "" {
+		attrs = append(attrs, semconv.ServerAddress(hp.host))
+		if hp.port > 0 {
+			attrs = append(attrs, semconv.ServerPort(hp.port))
+		}
+	}
+	span.SetAttributes(append(attrs, extra...)...)
+	return span
+}
+
+var client = trace.WithSpanKind(trace.SpanKindClient)
+
+// outcomeAttrs are the attributes the answer decides (the status code,
+// and error.type on failure: the status code for HTTP errors as semconv
+// has it, the outcome otherwise), and whether the attempt failed.
+func outcomeAttrs(a *webhook.Attempt, outcome string) ([]attribute.KeyValue, bool) {
+	attrs := make([]attribute.KeyValue, 0, 2)
+	if a.StatusCode > 0 {
+		attrs = append(attrs, semconv.HTTPResponseStatusCode(a.StatusCode))
+	}
+	failed := outcome != OutcomeSuccess
+	if failed {
+		et := outcome
+		if a.StatusCode >= 400 {
+			et = strconv.Itoa(a.StatusCode) // semconv: the status code for HTTP errors
+		}
+		attrs = append(attrs, semconv.ErrorTypeKey.String(et))
+	}
+	return attrs, failed
+}
+
+// endAttemptSpan ends the attempt's span: the live one BeforeAttempt
+// started, or one made now from the attempt's start and duration.
+func (i *Instrumentation) endAttemptSpan(ctx context.Context, d *webhook.Delivery, a *webhook.Attempt, outcome string) {
+	attrs, failed := outcomeAttrs(a, outcome)
+	var span trace.Span
+	if v, ok := i.inflight.LoadAndDelete(attemptKey{d.ID, a.Number}); ok {
+		span = v.(*attemptState).span
+		span.SetAttributes(attrs...)
+	} else {
+		i.hostMu.RLock()
+		hp := i.hosts[d.EndpointID]
+		i.hostMu.RUnlock()
+		span = i.startAttemptSpan(ctx, d, a.Number, hp, a.StartedAt, attrs)
+	}
+	if failed {
+		span.SetStatus(codes.Error, a.Error)
+	}
+	span.End(trace.WithTimestamp(a.StartedAt.Add(a.Duration)))
+}
+
+// sweep ends and forgets the live attempt spans started before cutoff (all
+// of them when cutoff is zero).
+func (i *Instrumentation) sweep(cutoff time.Time) {
+	i.inflight.Range(func(k, v any) bool {
+		st := v.(*attemptState)
+		if cutoff.IsZero() || st.start.Before(cutoff) {
+			if i.inflight.CompareAndDelete(k, v) {
+				st.span.End()
+			}
+		}
+		return true
+	})
+}
+
+// afterAttempt ends the attempt span and records the attempt's metrics.
+func (i *Instrumentation) afterAttempt(ctx context.Context, d *webhook.Delivery, a *webhook.Attempt) {
+	outcome := Outcome(a)
+	i.endAttemptSpan(ctx, d, a, outcome)
+	set := i.metricAttrs(d.EndpointID, AttrOutcome.String(outcome))
+	i.attempts.Add(ctx, 1, set)
+	i.attemptDur.Record(ctx, a.Duration.Seconds(), set)
+	if d.State == webhook.StateSucceeded {
+		if msg := webhook.MessageFromContext(ctx); msg != nil && !msg.CreatedAt.IsZero() {
+			end := a.StartedAt.Add(a.Duration)
+			if a.StartedAt.IsZero() {
+				end = i.now()
+			}
+			i.latency.Record(ctx, max(0, end.Sub(msg.CreatedAt).Seconds()),
+				i.metricAttrs(d.EndpointID, AttrEventType.String(d.EventType)))
+		}
+	}
+}
