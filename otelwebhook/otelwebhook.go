@@ -107,7 +107,7 @@ type Instrumentation struct {
 	disabled   metric.Int64Counter
 
 	optMu sync.RWMutex
-	opts  map[optKey]metric.MeasurementOption
+	opts  map[optKey]*attrOpts
 
 	inflight sync.Map // attemptKey -> *attemptState, with InjectTraceparent
 	started  atomic.Uint64
@@ -146,7 +146,7 @@ func New(opts *Options) (*Instrumentation, error) {
 		inject:   o.InjectTraceparent,
 		endpoint: o.EndpointLabel,
 		now:      o.Now,
-		opts:     map[optKey]metric.MeasurementOption{},
+		opts:     map[optKey]*attrOpts{},
 		hosts:    map[string]hostPort{},
 		meter:    o.MeterProvider.Meter(ScopeName, metric.WithSchemaURL(semconv.SchemaURL)),
 	}
@@ -277,44 +277,44 @@ func (i *Instrumentation) Close() error {
 	return nil
 }
 
-// metricAttrs is kv plus hookline.endpoint when EndpointLabel gives one,
-// as a measurement option cached per distinct set (building one costs
-// several allocations; the sets are few by design).
-func (i *Instrumentation) metricAttrs(endpointID string, kv attribute.KeyValue) metric.MeasurementOption {
+// attrOpts are a measurement's attribute set, as ready-made option slices
+// for Add and Record: built once per distinct set and cached, so recording
+// allocates nothing.
+type attrOpts struct {
+	add []metric.AddOption
+	rec []metric.RecordOption
+}
+
+// metricAttrs is kv plus hookline.endpoint when EndpointLabel gives one.
+func (i *Instrumentation) metricAttrs(endpointID string, kv attribute.KeyValue) *attrOpts {
 	label := ""
 	if i.endpoint != nil && endpointID != "" {
 		label = i.endpoint(endpointID)
 	}
-	k := optKey{kv.Key, kv.Value.AsString(), label}
-	i.optMu.RLock()
-	o, ok := i.opts[k]
-	i.optMu.RUnlock()
-	if ok {
-		return o
-	}
-	if label != "" {
-		o = metric.WithAttributeSet(attribute.NewSet(kv, AttrEndpoint.String(label)))
-	} else {
-		o = metric.WithAttributeSet(attribute.NewSet(kv))
-	}
-	i.optMu.Lock()
-	if len(i.opts) < maxCachedSets {
-		i.opts[k] = o
-	}
-	i.optMu.Unlock()
-	return o
+	return i.cached(optKey{kv.Key, kv.Value.AsString(), label}, func() attribute.Set {
+		if label != "" {
+			return attribute.NewSet(kv, AttrEndpoint.String(label))
+		}
+		return attribute.NewSet(kv)
+	})
 }
 
-// publishAttrs are the attributes of hookline.messages.published, cached.
-func (i *Instrumentation) publishAttrs(eventType, result string) metric.MeasurementOption {
-	k := optKey{AttrPublishResult, result, eventType}
+// publishAttrs are the attributes of hookline.messages.published.
+func (i *Instrumentation) publishAttrs(eventType, result string) *attrOpts {
+	return i.cached(optKey{AttrPublishResult, result, eventType}, func() attribute.Set {
+		return attribute.NewSet(AttrEventType.String(eventType), AttrPublishResult.String(result))
+	})
+}
+
+func (i *Instrumentation) cached(k optKey, set func() attribute.Set) *attrOpts {
 	i.optMu.RLock()
 	o, ok := i.opts[k]
 	i.optMu.RUnlock()
 	if ok {
 		return o
 	}
-	o = metric.WithAttributeSet(attribute.NewSet(AttrEventType.String(eventType), AttrPublishResult.String(result)))
+	mo := metric.WithAttributeSet(set())
+	o = &attrOpts{add: []metric.AddOption{mo}, rec: []metric.RecordOption{mo}}
 	i.optMu.Lock()
 	if len(i.opts) < maxCachedSets {
 		i.opts[k] = o
@@ -333,7 +333,7 @@ type optKey struct {
 const maxCachedSets = 4096
 
 func (i *Instrumentation) deliveryFailed(ctx context.Context, d *webhook.Delivery) {
-	i.failed.Add(ctx, 1, i.metricAttrs(d.EndpointID, AttrEventType.String(d.EventType)))
+	i.failed.Add(ctx, 1, i.metricAttrs(d.EndpointID, AttrEventType.String(d.EventType)).add...)
 }
 
 func (i *Instrumentation) endpointDisabled(ctx context.Context, ep *webhook.Endpoint, _ string) {

@@ -148,9 +148,9 @@ func (i *Instrumentation) afterPublish(ctx context.Context, msg *webhook.Message
 		span.SetAttributes(attrs...)
 	}
 	span.End()
-	i.published.Add(ctx, 1, i.publishAttrs(msg.Type, result))
+	i.published.Add(ctx, 1, i.publishAttrs(msg.Type, result).add...)
 	if deliveries > 0 {
-		i.created.Add(ctx, int64(deliveries), i.metricAttrs("", AttrEventType.String(msg.Type)))
+		i.created.Add(ctx, int64(deliveries), i.metricAttrs("", AttrEventType.String(msg.Type)).add...)
 	}
 }
 
@@ -177,7 +177,7 @@ func (i *Instrumentation) beforeAttempt(ctx context.Context, req *http.Request, 
 		return
 	}
 	number := d.Attempts + 1
-	span := i.startAttemptSpan(ctx, d, number, hp, time.Time{}, nil)
+	span := i.startAttemptSpan(ctx, d, number, hp, nil, "")
 	if sc := span.SpanContext(); sc.IsValid() {
 		req.Header.Set("traceparent", traceparent(sc))
 		if ts := sc.TraceState(); ts.Len() > 0 {
@@ -227,24 +227,25 @@ func hostPortOf(req *http.Request) hostPort {
 	return hostPort{u.Host, u.Hostname(), port}
 }
 
-// startAttemptSpan starts an attempt span at start (zero: now): a new
-// root of kind client, linked to the publish span, with the attributes
-// known before the answer plus extra. Attributes are set only on a span
-// that records, in one call.
-func (i *Instrumentation) startAttemptSpan(ctx context.Context, d *webhook.Delivery, number int, hp hostPort, start time.Time, extra []attribute.KeyValue) trace.Span {
+// startAttemptSpan starts an attempt span: a new root of kind client,
+// linked to the publish span, with the attributes known before the answer.
+// Given the finished attempt a, the span starts at a's start and has the
+// outcome's attributes too; given nil, it starts now. Attributes are set
+// only on a span that records, in one call.
+func (i *Instrumentation) startAttemptSpan(ctx context.Context, d *webhook.Delivery, number int, hp hostPort, a *webhook.Attempt, outcome string) trace.Span {
 	opts := make([]trace.SpanStartOption, 0, 4)
 	opts = append(opts, trace.WithNewRoot(), client)
 	if sc, ok := publishLink(webhook.MessageFromContext(ctx)); ok {
 		opts = append(opts, trace.WithLinks(trace.Link{SpanContext: sc}))
 	}
-	if !start.IsZero() {
-		opts = append(opts, trace.WithTimestamp(start))
+	if a != nil {
+		opts = append(opts, trace.WithTimestamp(a.StartedAt))
 	}
 	_, span := i.tracer.Start(ctx, http.MethodPost, opts...)
 	if !span.IsRecording() {
 		return span
 	}
-	attrs := make([]attribute.KeyValue, 0, 7+len(extra))
+	attrs := make([]attribute.KeyValue, 0, 9)
 	attrs = append(attrs,
 		semconv.HTTPRequestMethodPost,
 		AttrAttemptNumber.Int(number),
@@ -258,46 +259,51 @@ func (i *Instrumentation) startAttemptSpan(ctx context.Context, d *webhook.Deliv
 			attrs = append(attrs, semconv.ServerPort(hp.port))
 		}
 	}
-	span.SetAttributes(append(attrs, extra...)...)
+	if a != nil {
+		attrs = appendOutcome(attrs, a, outcome)
+	}
+	span.SetAttributes(attrs...)
 	return span
 }
 
 var client = trace.WithSpanKind(trace.SpanKindClient)
 
-// outcomeAttrs are the attributes the answer decides (the status code,
-// and error.type on failure: the status code for HTTP errors as semconv
-// has it, the outcome otherwise), and whether the attempt failed.
-func outcomeAttrs(a *webhook.Attempt, outcome string) ([]attribute.KeyValue, bool) {
-	attrs := make([]attribute.KeyValue, 0, 2)
+// appendOutcome appends the attributes the answer decides: the status
+// code, and error.type on failure (the status code for HTTP errors, as the
+// HTTP conventions have it; the outcome otherwise).
+func appendOutcome(attrs []attribute.KeyValue, a *webhook.Attempt, outcome string) []attribute.KeyValue {
 	if a.StatusCode > 0 {
 		attrs = append(attrs, semconv.HTTPResponseStatusCode(a.StatusCode))
 	}
-	failed := outcome != OutcomeSuccess
-	if failed {
+	if outcome != OutcomeSuccess {
 		et := outcome
 		if a.StatusCode >= 400 {
-			et = strconv.Itoa(a.StatusCode) // semconv: the status code for HTTP errors
+			et = strconv.Itoa(a.StatusCode)
 		}
 		attrs = append(attrs, semconv.ErrorTypeKey.String(et))
 	}
-	return attrs, failed
+	return attrs
 }
 
 // endAttemptSpan ends the attempt's span: the live one BeforeAttempt
 // started, or one made now from the attempt's start and duration.
 func (i *Instrumentation) endAttemptSpan(ctx context.Context, d *webhook.Delivery, a *webhook.Attempt, outcome string) {
-	attrs, failed := outcomeAttrs(a, outcome)
 	var span trace.Span
-	if v, ok := i.inflight.LoadAndDelete(attemptKey{d.ID, a.Number}); ok {
-		span = v.(*attemptState).span
-		span.SetAttributes(attrs...)
-	} else {
+	if i.inject {
+		if v, ok := i.inflight.LoadAndDelete(attemptKey{d.ID, a.Number}); ok {
+			span = v.(*attemptState).span
+			if span.IsRecording() {
+				span.SetAttributes(appendOutcome(make([]attribute.KeyValue, 0, 2), a, outcome)...)
+			}
+		}
+	}
+	if span == nil {
 		i.hostMu.RLock()
 		hp := i.hosts[d.EndpointID]
 		i.hostMu.RUnlock()
-		span = i.startAttemptSpan(ctx, d, a.Number, hp, a.StartedAt, attrs)
+		span = i.startAttemptSpan(ctx, d, a.Number, hp, a, outcome)
 	}
-	if failed {
+	if outcome != OutcomeSuccess {
 		span.SetStatus(codes.Error, a.Error)
 	}
 	span.End(trace.WithTimestamp(a.StartedAt.Add(a.Duration)))
@@ -322,8 +328,8 @@ func (i *Instrumentation) afterAttempt(ctx context.Context, d *webhook.Delivery,
 	outcome := Outcome(a)
 	i.endAttemptSpan(ctx, d, a, outcome)
 	set := i.metricAttrs(d.EndpointID, AttrOutcome.String(outcome))
-	i.attempts.Add(ctx, 1, set)
-	i.attemptDur.Record(ctx, a.Duration.Seconds(), set)
+	i.attempts.Add(ctx, 1, set.add...)
+	i.attemptDur.Record(ctx, a.Duration.Seconds(), set.rec...)
 	if d.State == webhook.StateSucceeded {
 		if msg := webhook.MessageFromContext(ctx); msg != nil && !msg.CreatedAt.IsZero() {
 			end := a.StartedAt.Add(a.Duration)
@@ -331,7 +337,7 @@ func (i *Instrumentation) afterAttempt(ctx context.Context, d *webhook.Delivery,
 				end = i.now()
 			}
 			i.latency.Record(ctx, max(0, end.Sub(msg.CreatedAt).Seconds()),
-				i.metricAttrs(d.EndpointID, AttrEventType.String(d.EventType)))
+				i.metricAttrs(d.EndpointID, AttrEventType.String(d.EventType)).rec...)
 		}
 	}
 }
