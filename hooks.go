@@ -6,9 +6,13 @@ import (
 	"net/http"
 )
 
-// MaxMetadata is how many entries a message's Metadata may hold, hooks'
-// entries included.
-const MaxMetadata = maxMetadata
+// Limits of a message's Metadata, hooks' entries included: at most
+// MaxMetadata entries, each at most MaxMetadataEntry bytes (key and value
+// together).
+const (
+	MaxMetadata      = maxMetadata
+	MaxMetadataEntry = maxMetadataLen
+)
 
 // publishCtx carries a publish's context through its steps, so the
 // context BeforePublish returned reaches the store calls and AfterPublish.

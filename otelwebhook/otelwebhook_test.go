@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -457,4 +458,48 @@ func TestOutcomeRefusedByGuard(t *testing.T) {
 	waitState(t, d, msg.ID, webhook.StateFailed)
 	s := waitSpans(t, tm.spans, trace.SpanKindClient, 1)[0]
 	assert.Equal(t, otelwebhook.OutcomeRefusedByGuard, attrOf(s, "error.type").AsString())
+}
+
+// The publish span's tracestate travels with the message to the link; one
+// too long for a metadata entry is left out without failing the publish.
+func TestTraceStateTravels(t *testing.T) {
+	t.Parallel()
+	long := ""
+	for i := range 6 {
+		long += "v" + strconv.Itoa(i) + "=" + strings.Repeat("x", 200) + ","
+	}
+	for _, tc := range []struct {
+		name, state, want string
+	}{
+		{"short", "vendor=abc", "vendor=abc"},
+		{"too long", strings.TrimSuffix(long, ","), ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			tm := newTelemetry(t)
+			st := webhook.NewMemoryStore()
+			t.Cleanup(func() { st.Close() })
+			d, _ := start(t, baseConfig(st), tm)
+			rcv := webhooktest.NewReceiver(t)
+			require.NoError(t, d.CreateEndpoint(context.Background(), &webhook.Endpoint{URL: rcv.URL}))
+
+			ts, err := trace.ParseTraceState(tc.state)
+			require.NoError(t, err)
+			parent := trace.NewSpanContext(trace.SpanContextConfig{
+				TraceID: trace.TraceID{1, 2, 3}, SpanID: trace.SpanID{4, 5, 6}, TraceFlags: trace.FlagsSampled, TraceState: ts, Remote: true,
+			})
+			ctx := trace.ContextWithRemoteSpanContext(context.Background(), parent)
+			msg, err := d.Publish(ctx, orderPlaced{}, nil)
+			require.NoError(t, err)
+			assert.Equal(t, tc.want, msg.Metadata["tracestate"])
+			waitState(t, d, msg.ID, webhook.StateSucceeded)
+
+			pub := waitSpans(t, tm.spans, trace.SpanKindProducer, 1)[0]
+			assert.Equal(t, parent.TraceID(), pub.SpanContext().TraceID(), "the publish span is a child of the publisher's span")
+			att := waitSpans(t, tm.spans, trace.SpanKindClient, 1)[0]
+			require.Len(t, att.Links(), 1)
+			assert.Equal(t, pub.SpanContext().SpanID(), att.Links()[0].SpanContext.SpanID())
+			assert.Equal(t, tc.want, att.Links()[0].SpanContext.TraceState().String())
+		})
+	}
 }

@@ -63,8 +63,10 @@ func (i *Instrumentation) beforePublish(ctx context.Context, msg *webhook.Messag
 			room--
 		}
 		if ts := sc.TraceState(); ts.Len() > 0 {
-			if _, ok := msg.Metadata[MetadataTraceState]; ok || room > 0 {
-				msg.Metadata[MetadataTraceState] = ts.String()
+			v := ts.String()
+			_, ok := msg.Metadata[MetadataTraceState]
+			if (ok || room > 0) && len(MetadataTraceState)+len(v) <= webhook.MaxMetadataEntry {
+				msg.Metadata[MetadataTraceState] = v
 			}
 		}
 	}
