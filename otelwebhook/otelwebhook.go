@@ -36,18 +36,19 @@ import (
 // ScopeName is the instrumentation scope of the tracer and meter.
 const ScopeName = "github.com/hookline/webhook/otelwebhook"
 
-// Attribute keys of hookline's own spans and metrics.
+// Attribute keys of hookline's own spans and metrics; docs/OBSERVABILITY.md
+// says where each appears.
 const (
-	AttrEventType     = attribute.Key("hookline.event_type")
-	AttrTenant        = attribute.Key("hookline.tenant")
-	AttrMessageID     = attribute.Key("hookline.message.id")
-	AttrDeliveryID    = attribute.Key("hookline.delivery.id")
-	AttrEndpointID    = attribute.Key("hookline.endpoint.id")
-	AttrFanOut        = attribute.Key("hookline.fan_out")
-	AttrDuplicate     = attribute.Key("hookline.duplicate")
-	AttrAttemptNumber = attribute.Key("hookline.attempt.number")
-	AttrOutcome       = attribute.Key("hookline.attempt.outcome")
-	AttrPublishResult = attribute.Key("hookline.publish.result")
+	AttrEventType     = attribute.Key("hookline.event_type")      // metrics: the event type
+	AttrTenant        = attribute.Key("hookline.tenant")          // publish span: the tenant
+	AttrMessageID     = attribute.Key("hookline.message.id")      // attempt span: the message
+	AttrDeliveryID    = attribute.Key("hookline.delivery.id")     // attempt span: the delivery
+	AttrEndpointID    = attribute.Key("hookline.endpoint.id")     // attempt span: the endpoint
+	AttrFanOut        = attribute.Key("hookline.fan_out")         // publish span: deliveries created
+	AttrDuplicate     = attribute.Key("hookline.duplicate")       // publish span: the ID was published already
+	AttrAttemptNumber = attribute.Key("hookline.attempt.number")  // attempt span: 1 for the first
+	AttrOutcome       = attribute.Key("hookline.attempt.outcome") // attempt metrics: one of the Outcome values
+	AttrPublishResult = attribute.Key("hookline.publish.result")  // published metric: stored, duplicate or error
 	// AttrEndpoint is the metric attribute Options.EndpointLabel fills.
 	AttrEndpoint = attribute.Key("hookline.endpoint")
 )
