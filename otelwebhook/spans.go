@@ -11,6 +11,7 @@ import (
 	webhook "github.com/hookline/webhook"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/propagation"
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 	"go.opentelemetry.io/otel/trace"
 )
@@ -88,36 +89,17 @@ func traceparent(sc trace.SpanContext) string {
 	return string(b[:])
 }
 
-// publishLink reads the publish span's context from msg's metadata.
+// publishLink reads the publish span's context from msg's metadata, with
+// the W3C Trace Context propagator's rules.
 func publishLink(msg *webhook.Message) (trace.SpanContext, bool) {
-	if msg == nil {
+	if msg == nil || msg.Metadata[MetadataTraceParent] == "" {
 		return trace.SpanContext{}, false
 	}
-	tp := msg.Metadata[MetadataTraceParent]
-	// W3C Trace Context: version "00" has exactly this length; later
-	// versions may append fields after a '-'.
-	if len(tp) < 55 || (len(tp) > 55 && tp[55] != '-') || tp[2] != '-' || tp[35] != '-' || tp[52] != '-' || tp[:2] == "ff" {
-		return trace.SpanContext{}, false
-	}
-	if tp[:2] == "00" && len(tp) != 55 {
-		return trace.SpanContext{}, false
-	}
-	tid, err1 := trace.TraceIDFromHex(tp[3:35])
-	sid, err2 := trace.SpanIDFromHex(tp[36:52])
-	var flags [1]byte
-	_, err3 := hex.Decode(flags[:], []byte(tp[53:55]))
-	if errors.Join(err1, err2, err3) != nil {
-		return trace.SpanContext{}, false
-	}
-	cfg := trace.SpanContextConfig{TraceID: tid, SpanID: sid, TraceFlags: trace.TraceFlags(flags[0]) & trace.FlagsSampled, Remote: true}
-	if ts := msg.Metadata[MetadataTraceState]; ts != "" {
-		if st, err := trace.ParseTraceState(ts); err == nil {
-			cfg.TraceState = st
-		}
-	}
-	sc := trace.NewSpanContext(cfg)
+	sc := trace.SpanContextFromContext(w3c.Extract(context.Background(), propagation.MapCarrier(msg.Metadata)))
 	return sc, sc.IsValid()
 }
+
+var w3c = propagation.TraceContext{}
 
 // afterPublish ends the producer span and counts the publish.
 func (i *Instrumentation) afterPublish(ctx context.Context, msg *webhook.Message, deliveries int, err error) {
