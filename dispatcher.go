@@ -579,7 +579,7 @@ func (d *Dispatcher) handle(c *Claimed) {
 }
 
 func (d *Dispatcher) afterAttempt(ctx context.Context, c *Claimed, del *Delivery, a *Attempt) {
-	if del.State == StateFailed {
+	if del.State == StateFailed && d.log.Enabled(ctx, slog.LevelWarn) {
 		d.log.Warn("hookline: delivery failed for good", claimAttrs(c, del.Attempts, "error", del.LastError)...)
 	}
 	h := d.cfg.Hooks
