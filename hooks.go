@@ -30,7 +30,7 @@ func (d *Dispatcher) beforePublish(p *publishCtx, msg *Message) error {
 	if h == nil {
 		return nil
 	}
-	md := make(map[string]string, len(msg.Metadata)+2)
+	md := make(map[string]string, len(msg.Metadata)) // no room reserved: a hook that adds nothing costs no table
 	for k, v := range msg.Metadata {
 		md[k] = v
 	}
