@@ -482,5 +482,5 @@ func (d *Dispatcher) claim(ctx context.Context, p ClaimParams) ([]*Claimed, erro
 
 // putBackAt returns a claimed delivery unattempted, due at at.
 func (d *Dispatcher) putBackAt(c *Claimed, at time.Time) {
-	d.records <- Record{DeliveryID: c.Delivery.ID, Lease: c.Lease, Now: d.cfg.Now(), State: StatePending, NextAttemptAt: at}
+	d.records <- record{Record{DeliveryID: c.Delivery.ID, Lease: c.Lease, Now: d.cfg.Now(), State: StatePending, NextAttemptAt: at}, c}
 }
