@@ -47,15 +47,16 @@ import (
 )
 
 type options struct {
-	deliveries  int
-	rounds      int
-	rate        int
-	latencySecs float64
-	pending     int
-	databaseURL string
-	jsonPath    string
-	skipScaling bool
-	instrument  bool
+	deliveries   int
+	rounds       int
+	rate         int
+	latencySecs  float64
+	pending      int
+	pgDeliveries int
+	databaseURL  string
+	jsonPath     string
+	skipScaling  bool
+	instrument   bool
 }
 
 func main() {
@@ -65,6 +66,7 @@ func main() {
 	flag.IntVar(&o.rate, "rate", 1000, "events per second in the latency run")
 	flag.Float64Var(&o.latencySecs, "latency-seconds", 5, "length of the latency run")
 	flag.IntVar(&o.pending, "pending-events", 20000, "events (x10 endpoints) in the memory run")
+	flag.IntVar(&o.pgDeliveries, "pg-deliveries", 20000, "deliveries per Postgres round")
 	flag.StringVar(&o.databaseURL, "database-url", os.Getenv("HOOKLINE_BENCH_DATABASE_URL"), "Postgres URL for the pgstore rows (empty: skip them)")
 	flag.StringVar(&o.jsonPath, "json", "bench-results.json", "where to write the results as JSON (empty: nowhere)")
 	flag.BoolVar(&o.skipScaling, "skip-scaling", false, "skip the claim scaling run (it fills 1M deliveries)")
@@ -190,6 +192,9 @@ func newSample(i int) sample {
 		Reason: "purchase of order ord_" + strconv.Itoa(i), Tier: "gold"}
 }
 
+// publishers is how many goroutines publish at once in throughput rounds.
+const publishers = 8
+
 // concurrency is the number of requests hookline runs at once against eps
 // endpoints with the default Config; the baseline gets the same.
 func concurrency(eps int) int { return min(64, 16*eps) }
@@ -255,7 +260,6 @@ func defaultConfig(st webhook.Store) webhook.Config {
 // each) and returns deliveries per second from the first publish to the
 // last receipt. dispatchers > 1 starts several dispatchers on the store.
 func hooklineRound(rcv *receiver, total, eps int, newStore func() (webhook.Store, func()), dispatchers int, mod func(*webhook.Config)) float64 {
-	ctx := context.Background()
 	st, cleanup := newStore()
 	defer cleanup()
 	var ds []*webhook.Dispatcher
@@ -270,6 +274,14 @@ func hooklineRound(rcv *receiver, total, eps int, newStore func() (webhook.Store
 		}
 		ds = append(ds, d)
 	}
+	return runRound(rcv, total, eps, ds)
+}
+
+// runRound creates eps endpoints through the first dispatcher, starts
+// them all, publishes total events round-robin through them, and returns
+// deliveries per second from the first publish to the last receipt.
+func runRound(rcv *receiver, total, eps int, ds []*webhook.Dispatcher) float64 {
+	ctx := context.Background()
 	for i := range eps {
 		ep := &webhook.Endpoint{Tenant: "tenant_" + strconv.Itoa(i), URL: rcv.url + "/" + strconv.Itoa(i)}
 		if err := ds[0].CreateEndpoint(ctx, ep); err != nil {
@@ -286,12 +298,26 @@ func hooklineRound(rcv *receiver, total, eps int, newStore func() (webhook.Store
 	for i := range opts {
 		opts[i].Tenant = "tenant_" + strconv.Itoa(i)
 	}
+	// Publishers run concurrently, as request handlers of a host app would.
 	start := time.Now()
-	for i := range total {
-		if _, err := ds[i%len(ds)].Publish(ctx, newSample(i), &opts[i%eps]); err != nil {
-			log.Fatal(err)
-		}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range publishers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= total {
+					return
+				}
+				if _, err := ds[i%len(ds)].Publish(ctx, newSample(i), &opts[i%eps]); err != nil {
+					log.Fatal(err)
+				}
+			}
+		}()
 	}
+	wg.Wait()
 	if err := rcv.waitCount(before+int64(total), 2*time.Minute); err != nil {
 		log.Fatal(err)
 	}
@@ -346,7 +372,7 @@ func throughputInstrumented(o options, rcv *receiver, eps int) throughput {
 		on = append(on, hooklineRound(rcv, o.deliveries, eps, memoryStore, 1, instrumented))
 		runtime.GC()
 	}
-	t := throughput{Name: fmt.Sprintf("OpenTelemetry on vs off, %d endpoints", eps), Endpoints: eps, Concurrency: concurrency(eps),
+	t := throughput{Name: fmt.Sprintf("OpenTelemetry on (%.0f%% traced) vs off, %d eps", *otelSample*100, eps), Endpoints: eps, Concurrency: concurrency(eps),
 		Deliveries: o.deliveries, BaselinePerSec: median(off), HooklinePerSec: median(on), BaselineRounds: off, HooklineRounds: on}
 	t.Ratio = t.HooklinePerSec / t.BaselinePerSec
 	return t
