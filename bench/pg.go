@@ -6,8 +6,8 @@ import (
 	"encoding/hex"
 	"fmt"
 	"log"
-	"os"
 	"runtime"
+	"strings"
 
 	webhook "github.com/hookline/webhook"
 	"github.com/hookline/webhook/pgstore"
@@ -45,12 +45,19 @@ func postgresRound(o options, rcv *receiver, eps, instances int) float64 {
 	var ds []*webhook.Dispatcher
 	var pools []*pgxpool.Pool
 	for i := range instances {
-		pool, err := pgxpool.New(ctx, o.databaseURL)
+		cfg, err := pgxpool.ParseConfig(o.databaseURL)
+		if err != nil {
+			log.Fatal(err)
+		}
+		if !strings.Contains(o.databaseURL, "pool_max_conns") {
+			cfg.MaxConns = 16 // room for the 8 publishers beside claims and records
+		}
+		pool, err := pgxpool.NewWithConfig(ctx, cfg)
 		if err != nil {
 			log.Fatal(err)
 		}
 		pools = append(pools, pool)
-		st := pgstore.New(pool, &pgstore.Options{Schema: schema, DisableNotify: os.Getenv("NONOTIFY") == "1"})
+		st := pgstore.New(pool, &pgstore.Options{Schema: schema})
 		if i == 0 {
 			if err := st.Migrate(ctx); err != nil {
 				log.Fatal(err)

@@ -19,7 +19,53 @@ type querier interface {
 // InsertMessage implements webhook.Store: one statement stores the message,
 // its deliveries and a NOTIFY to other instances.
 func (s *Store) InsertMessage(ctx context.Context, msg *webhook.Message, deliveries []*webhook.Delivery) error {
-	return s.insertMessage(ctx, s.pool, msg, deliveries)
+	notify := s.notify && len(deliveries) > 0 && s.notifyNow()
+	if err := s.insertMessage(ctx, s.pool, msg, deliveries, notify); err != nil {
+		return err
+	}
+	if s.notify && len(deliveries) > 0 && !notify {
+		s.notifyLater()
+	}
+	return nil
+}
+
+// notifyNow reports whether a publish should notify inside its own
+// transaction: when none did within the last NotifyInterval.
+func (s *Store) notifyNow() bool {
+	if s.notifyEvery < 0 {
+		return true
+	}
+	s.nmu.Lock()
+	defer s.nmu.Unlock()
+	now := time.Now()
+	if now.Sub(s.lastNotify) < s.notifyEvery {
+		return false
+	}
+	s.lastNotify = now
+	return true
+}
+
+// notifyLater makes sure one NOTIFY goes out the interval after the last
+// one, for a publish (already committed) that did not send its own.
+func (s *Store) notifyLater() {
+	s.nmu.Lock()
+	defer s.nmu.Unlock()
+	if s.trailing != nil || s.nclosed {
+		return
+	}
+	s.trailingWG.Add(1)
+	s.trailing = time.AfterFunc(max(0, s.notifyEvery-time.Since(s.lastNotify)), func() {
+		defer s.trailingWG.Done()
+		s.nmu.Lock()
+		s.trailing = nil
+		s.lastNotify = time.Now()
+		s.nmu.Unlock()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if _, err := s.pool.Exec(ctx, "SELECT pg_notify($1, '')", s.channel); err != nil {
+			s.log.Warn("pgstore: NOTIFY after a burst of publishes failed; listeners fall back to polling", "error", err)
+		}
+	})
 }
 
 // InsertMessageTx implements webhook.TxInserter: tx must be a pgx.Tx (from
@@ -31,10 +77,10 @@ func (s *Store) InsertMessageTx(ctx context.Context, tx any, msg *webhook.Messag
 	if !ok || t == nil {
 		return fmt.Errorf("%w: pgstore joins a pgx.Tx, got %T", webhook.ErrTxUnsupported, tx)
 	}
-	return s.insertMessage(ctx, t, msg, deliveries)
+	return s.insertMessage(ctx, t, msg, deliveries, s.notify)
 }
 
-func (s *Store) insertMessage(ctx context.Context, q querier, msg *webhook.Message, deliveries []*webhook.Delivery) error {
+func (s *Store) insertMessage(ctx context.Context, q querier, msg *webhook.Message, deliveries []*webhook.Delivery, notify bool) error {
 	n := len(deliveries)
 	ids, eps, states := make([]string, n), make([]string, n), make([]string, n)
 	attempts := make([]int32, n)
@@ -53,7 +99,7 @@ func (s *Store) insertMessage(ctx context.Context, q querier, msg *webhook.Messa
 	}
 	var inserted, notified int
 	err := q.QueryRow(ctx, s.q.insertMessage, msg.ID, msg.Tenant, msg.Type, payload, msg.Metadata, msg.CreatedAt,
-		ids, eps, states, attempts, nexts, created, updated, s.channel, s.notify).Scan(&inserted, &notified)
+		ids, eps, states, attempts, nexts, created, updated, s.channel, notify).Scan(&inserted, &notified)
 	if err != nil {
 		return mapErr(err, "inserting message "+msg.ID)
 	}

@@ -2,6 +2,7 @@ package pgstore_test
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -212,4 +213,47 @@ func TestThreeDispatchers(t *testing.T) {
 		assert.Positive(t, counts[i].Load(), "dispatcher %d did some of the work", i)
 	}
 	t.Logf("3,000 events published and delivered through 3 dispatchers in %s", elapsed)
+}
+
+// TestNotifyAfterBurst: within a burst, a publish that did not notify in
+// its own transaction is followed by one NOTIFY after the interval, so a
+// listening instance learns of the burst's last publish too.
+func TestNotifyAfterBurst(t *testing.T) {
+	t.Parallel()
+	pool := testPool(t)
+	a := newSchemaStore(t, pool, &pgstore.Options{NotifyInterval: 200 * time.Millisecond})
+	b := pgstore.New(pool, &pgstore.Options{Schema: a.Schema()})
+	t.Cleanup(func() { b.Close() })
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ch := b.Notify(ctx)
+	select { // the listener signals once when it is connected
+	case <-ch:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the listener never connected")
+	}
+	now := time.Now()
+	ep := &webhook.Endpoint{ID: "ep_burst", URL: "https://example.com/", Secret: webhook.NewSecret(), CreatedAt: now, UpdatedAt: now}
+	require.NoError(t, a.CreateEndpoint(ctx, ep))
+	insert := func(i int) time.Time {
+		id := fmt.Sprintf("burst_%d", i)
+		msg := &webhook.Message{ID: "msg_" + id, Type: "a.b", Payload: []byte(`{}`), CreatedAt: now}
+		del := &webhook.Delivery{ID: "dlv_" + id, MessageID: msg.ID, EndpointID: ep.ID, EventType: "a.b",
+			State: webhook.StatePending, NextAttemptAt: now, CreatedAt: now, UpdatedAt: now}
+		require.NoError(t, a.InsertMessage(ctx, msg, []*webhook.Delivery{del}))
+		return time.Now()
+	}
+	insert(1) // notifies in its transaction
+	select {
+	case <-ch:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the first publish did not notify")
+	}
+	last := insert(2) // within the interval: no NOTIFY of its own
+	select {
+	case <-ch:
+		assert.GreaterOrEqual(t, time.Since(last), 100*time.Millisecond, "the trailing NOTIFY waits for the interval")
+	case <-time.After(10 * time.Second):
+		t.Fatal("no NOTIFY followed the burst")
+	}
 }

