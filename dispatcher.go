@@ -13,8 +13,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/google/uuid"
 )
 
 // Config configures a Dispatcher. The zero value is usable: every field has
@@ -170,6 +168,7 @@ type Dispatcher struct {
 	log    *slog.Logger
 	guard  addrGuard
 	owner  string
+	ids    *idGen
 	health *health
 
 	wake    chan struct{}
@@ -251,13 +250,14 @@ func New(cfg Config) (*Dispatcher, error) {
 		store:    cfg.Store,
 		log:      cfg.Logger,
 		guard:    addrGuard{allowAll: cfg.AllowPrivateNetworks, allowed: cfg.AllowedNetworks},
-		owner:    "dsp_" + newUUID(),
+		ids:      newIDGen(),
 		wake:     make(chan struct{}, 1),
 		stop:     make(chan struct{}),
 		inflight: map[string]int{},
 		held:     map[string][]*Claimed{},
 		health:   newHealth(cfg.Health, cfg.MaxInFlightPerEndpoint),
 	}
+	d.owner = d.ids.newID("dsp_")
 	if cfg.HTTPClient == nil {
 		d.client = newDefaultClient(&d.cfg)
 	} else {
@@ -270,29 +270,6 @@ func New(cfg Config) (*Dispatcher, error) {
 
 // Store returns the dispatcher's store.
 func (d *Dispatcher) Store() Store { return d.store }
-
-// newUUID returns a new UUIDv7 in 26 characters of lowercase base32hex.
-// Its alphabet is in ASCII order, so IDs sort by creation time like the
-// UUIDs themselves, in 10 fewer bytes than hex.
-func newUUID() string {
-	u := uuid.Must(uuid.NewV7())
-	const alphabet = "0123456789abcdefghijklmnopqrstuv"
-	var b [26]byte
-	for i := range b {
-		bit := i * 5
-		var v uint16
-		if bit/8 < 16 {
-			v = uint16(u[bit/8]) << 8
-		}
-		if bit/8+1 < 16 {
-			v |= uint16(u[bit/8+1])
-		}
-		b[i] = alphabet[(v>>(11-bit%8))&31]
-	}
-	return string(b[:])
-}
-
-func newID(prefix string) string { return prefix + newUUID() }
 
 // Start starts the workers and returns at once. Work runs in the background
 // until Shutdown, or until ctx is cancelled (which stops claiming and
@@ -727,7 +704,7 @@ func (d *Dispatcher) nextAttempt(a *Attempt, now time.Time) (DeliveryState, time
 func (d *Dispatcher) send(ctx context.Context, c *Claimed, now time.Time) *Attempt {
 	del, msg, ep := c.Delivery, c.Message, c.Endpoint
 	a := &Attempt{
-		ID: newID("att_"), DeliveryID: del.ID, MessageID: msg.ID, EndpointID: ep.ID,
+		ID: d.ids.newID("att_"), DeliveryID: del.ID, MessageID: msg.ID, EndpointID: ep.ID,
 		Number: del.Attempts + 1, StartedAt: now,
 	}
 	actx, cancel := context.WithTimeout(ctx, d.cfg.AttemptTimeout)

@@ -181,7 +181,7 @@ func (d *Dispatcher) CreateEndpoint(ctx context.Context, ep *Endpoint) error {
 	}
 	c := *ep
 	if c.ID == "" {
-		c.ID = newID("ep_")
+		c.ID = d.ids.newID("ep_")
 	}
 	if c.Secret == "" {
 		c.Secret = NewSecret()

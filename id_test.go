@@ -9,11 +9,12 @@ import (
 
 func TestNewUUIDSortsByCreation(t *testing.T) {
 	t.Parallel()
-	ids := make([]string, 1000)
+	g := newIDGen()
+	ids := make([]string, 10000)
 	seen := map[string]bool{}
 	for i := range ids {
-		ids[i] = newUUID()
-		assert.Len(t, ids[i], 26)
+		ids[i] = g.newID("x_")
+		assert.Len(t, ids[i], 28)
 		assert.False(t, seen[ids[i]], "unique")
 		seen[ids[i]] = true
 	}

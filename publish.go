@@ -124,7 +124,7 @@ func (d *Dispatcher) prepare(pctx *publishCtx, ev Event, opts *PublishOpts) (*Me
 	now := d.cfg.Now().UTC()
 	msg := &Message{ID: o.ID, Tenant: o.Tenant, Type: typ, Metadata: o.Metadata, CreatedAt: now}
 	if msg.ID == "" {
-		msg.ID = newID("msg_")
+		msg.ID = d.ids.newID("msg_")
 	}
 	if err := d.beforePublish(pctx, msg); err != nil {
 		return nil, nil, err
@@ -144,7 +144,7 @@ func (d *Dispatcher) prepare(pctx *publishCtx, ev Event, opts *PublishOpts) (*Me
 	all := make([]Delivery, len(eps))
 	for i, ep := range eps {
 		all[i] = Delivery{
-			ID: newID("dlv_"), MessageID: msg.ID, EndpointID: ep.ID, Tenant: msg.Tenant, EventType: typ,
+			ID: d.ids.newID("dlv_"), MessageID: msg.ID, EndpointID: ep.ID, Tenant: msg.Tenant, EventType: typ,
 			State: StatePending, NextAttemptAt: now, CreatedAt: now, UpdatedAt: now,
 		}
 		ds[i] = &all[i]
@@ -354,12 +354,12 @@ func (d *Dispatcher) SendTest(ctx context.Context, endpointID string) (*Attempt,
 	}
 	now := d.cfg.Now().UTC()
 	data, _ := json.Marshal(map[string]string{"endpoint_id": ep.ID, "message": "This is a test event from hookline."})
-	msg := &Message{ID: newID("msg_"), Tenant: ep.Tenant, Type: TestEventType, CreatedAt: now}
+	msg := &Message{ID: d.ids.newID("msg_"), Tenant: ep.Tenant, Type: TestEventType, CreatedAt: now}
 	if msg.Payload, err = d.cfg.Envelope(msg, data); err != nil {
 		return nil, err
 	}
 	del := &Delivery{
-		ID: newID("dlv_"), MessageID: msg.ID, EndpointID: ep.ID, Tenant: ep.Tenant, EventType: TestEventType,
+		ID: d.ids.newID("dlv_"), MessageID: msg.ID, EndpointID: ep.ID, Tenant: ep.Tenant, EventType: TestEventType,
 		State: StatePending, NextAttemptAt: now.Add(24 * time.Hour), CreatedAt: now, UpdatedAt: now,
 	}
 	if err := d.store.InsertMessage(ctx, msg, []*Delivery{del}); err != nil {

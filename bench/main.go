@@ -86,6 +86,16 @@ func main() {
 			pprof.StopCPUProfile()
 			profileHookline = func(run func()) { run() }
 		}
+		fb, err := os.Create(*cpuProfile + ".baseline")
+		if err != nil {
+			log.Fatal(err)
+		}
+		profileBaseline = func(run func()) {
+			_ = pprof.StartCPUProfile(fb)
+			run()
+			pprof.StopCPUProfile()
+			profileBaseline = func(run func()) { run() }
+		}
 	}
 
 	res := &results{Machine: machine()}
@@ -342,7 +352,7 @@ func throughputRow(o options, rcv *receiver, eps int) throughput {
 	baseline(rcv, o.deliveries/10, eps)
 	hooklineRound(rcv, o.deliveries/10, eps, memoryStore, 1, nil)
 	for range o.rounds {
-		base = append(base, baseline(rcv, o.deliveries, eps))
+		profileBaseline(func() { base = append(base, baseline(rcv, o.deliveries, eps)) })
 		runtime.GC()
 		profileHookline(func() { hook = append(hook, hooklineRound(rcv, o.deliveries, eps, memoryStore, 1, nil)) })
 		runtime.GC()
@@ -352,6 +362,10 @@ func throughputRow(o options, rcv *receiver, eps int) throughput {
 	t.Ratio = t.HooklinePerSec / t.BaselinePerSec
 	return t
 }
+
+// profileBaseline runs a baseline round, under the CPU profiler when
+// -cpuprofile is given (to compare with the hookline profile).
+var profileBaseline = func(run func()) { run() }
 
 // profileHookline runs a hookline round, under the CPU profiler when
 // -cpuprofile is given. It profiles the first round only.
