@@ -41,6 +41,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	webhook "github.com/hookline/webhook"
@@ -351,14 +352,20 @@ func throughputRow(o options, rcv *receiver, eps int) throughput {
 	// A warm-up of each, not counted.
 	baseline(rcv, o.deliveries/10, eps)
 	hooklineRound(rcv, o.deliveries/10, eps, memoryStore, 1, nil)
+	var baseCPU, hookCPU []float64
 	for range o.rounds {
+		c := cpuTime()
 		profileBaseline(func() { base = append(base, baseline(rcv, o.deliveries, eps)) })
+		baseCPU = append(baseCPU, (cpuTime()-c).Seconds()*1e6/float64(o.deliveries))
 		runtime.GC()
+		c = cpuTime()
 		profileHookline(func() { hook = append(hook, hooklineRound(rcv, o.deliveries, eps, memoryStore, 1, nil)) })
+		hookCPU = append(hookCPU, (cpuTime()-c).Seconds()*1e6/float64(o.deliveries))
 		runtime.GC()
 	}
 	t := throughput{Name: fmt.Sprintf("memory store, %d endpoint(s)", eps), Endpoints: eps, Concurrency: concurrency(eps),
-		Deliveries: o.deliveries, BaselinePerSec: median(base), HooklinePerSec: median(hook), BaselineRounds: base, HooklineRounds: hook}
+		Deliveries: o.deliveries, BaselinePerSec: median(base), HooklinePerSec: median(hook), BaselineRounds: base, HooklineRounds: hook,
+		BaselineCPUus: median(baseCPU), HooklineCPUus: median(hookCPU)}
 	t.Ratio = t.HooklinePerSec / t.BaselinePerSec
 	return t
 }
@@ -577,6 +584,17 @@ type throughput struct {
 	Ratio          float64   `json:"ratio"`
 	BaselineRounds []float64 `json:"baseline_rounds"`
 	HooklineRounds []float64 `json:"hookline_rounds"`
+	// CPU time of the whole process (receiver included) per delivery, in
+	// microseconds: what each side costs the machine.
+	BaselineCPUus float64 `json:"baseline_cpu_us_per_delivery,omitempty"`
+	HooklineCPUus float64 `json:"hookline_cpu_us_per_delivery,omitempty"`
+}
+
+// cpuTime returns the process's user and system CPU time so far.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 type latency struct {
@@ -626,9 +644,13 @@ func machine() machineInfo {
 
 func (r *results) print(w io.Writer) {
 	fmt.Fprintf(w, "\nhookline benchmark: %s, %d cores, %s, %s (%.0f s)\n\n", r.Machine.CPU, r.Machine.Cores, r.Machine.Go, r.Machine.Date, r.Seconds)
-	fmt.Fprintf(w, "%-44s %8s %14s %14s %7s\n", "throughput (deliveries/s, medians)", "in flight", "baseline", "hookline", "ratio")
+	fmt.Fprintf(w, "%-44s %8s %14s %14s %7s %16s\n", "throughput (deliveries/s, medians)", "in flight", "baseline", "hookline", "ratio", "CPU us/delivery")
 	for _, t := range r.Throughput {
-		fmt.Fprintf(w, "%-44s %8d %14.0f %14.0f %7.3f\n", t.Name, t.Concurrency, t.BaselinePerSec, t.HooklinePerSec, t.Ratio)
+		cpu := ""
+		if t.BaselineCPUus > 0 {
+			cpu = fmt.Sprintf("%.1f vs %.1f", t.BaselineCPUus, t.HooklineCPUus)
+		}
+		fmt.Fprintf(w, "%-44s %8d %14.0f %14.0f %7.3f %16s\n", t.Name, t.Concurrency, t.BaselinePerSec, t.HooklinePerSec, t.Ratio, cpu)
 	}
 	for _, t := range r.Postgres {
 		fmt.Fprintf(w, "%-44s %8d %14s %14.0f\n", t.Name, t.Concurrency, "-", t.HooklinePerSec)
