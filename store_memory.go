@@ -27,8 +27,12 @@ type MemoryStore struct {
 	queueOf    map[string]*memQueue      // endpoint id -> its pending deliveries
 	queues     queueHeap                 // endpoints with pending deliveries, earliest first
 	leaseSeq   uint64
-	pendingN   int // deliveries in state pending
-	retryingN  int // of which with attempts
+	// leased maps the lease tokens handed out (and not yet recorded or
+	// superseded) to their deliveries. It holds only what is in flight, so
+	// Record finds a delivery in a small map instead of the big one.
+	leased    map[uint64]*memDelivery
+	pendingN  int // deliveries in state pending
+	retryingN int // of which with attempts
 
 	timer   *time.Timer
 	timerAt int64 // unix nanos the timer is armed for; 0 when idle
@@ -116,6 +120,7 @@ func NewMemoryStore() *MemoryStore {
 		deliveries: map[string]*memDelivery{},
 		byEndpoint: map[string][]*memDelivery{},
 		queueOf:    map[string]*memQueue{},
+		leased:     map[uint64]*memDelivery{},
 		subs:       map[chan struct{}]struct{}{},
 	}
 }
@@ -275,6 +280,9 @@ func (s *MemoryStore) removeDelivery(d *memDelivery) {
 		return
 	}
 	s.unqueueLocked(d)
+	if d.lease != 0 {
+		delete(s.leased, d.lease)
+	}
 	delete(s.deliveries, d.id)
 	s.countLocked(d, -1)
 	d.st = memDeleted
@@ -421,7 +429,7 @@ func (s *MemoryStore) Claim(ctx context.Context, p ClaimParams) ([]*Claimed, err
 	defer s.mu.Unlock()
 	var out []*Claimed
 	for len(out) < p.Limit && len(s.queues) > 0 {
-		q := s.queues[0].q
+		q := s.queues[0].v
 		if q.h[0].key > now {
 			break
 		}
@@ -430,7 +438,7 @@ func (s *MemoryStore) Claim(ctx context.Context, p ClaimParams) ([]*Claimed, err
 			skipped = append(skipped, q)
 			continue
 		}
-		out = append(out, s.leaseLocked(q.h[0].d, now, p.Lease))
+		out = append(out, s.leaseLocked(q.h[0].v, now, p.Lease))
 	}
 	// Arm the notification timer before the skipped endpoints go back: their
 	// due deliveries must not fire it again and again (the dispatcher wakes
@@ -443,8 +451,12 @@ func (s *MemoryStore) Claim(ctx context.Context, p ClaimParams) ([]*Claimed, err
 }
 
 func (s *MemoryStore) leaseLocked(d *memDelivery, now int64, lease time.Duration) *Claimed {
+	if d.lease != 0 {
+		delete(s.leased, d.lease) // an expired lease, superseded
+	}
 	s.leaseSeq++
 	d.lease = s.leaseSeq
+	s.leased[d.lease] = d
 	d.leaseExp = now + int64(lease)
 	s.fixLocked(d)
 	ep := s.endpoints[d.endpointID]
@@ -485,13 +497,15 @@ func (s *MemoryStore) Record(ctx context.Context, recs []Record) ([]bool, error)
 	defer s.mu.Unlock()
 	for i := range recs {
 		r := &recs[i]
-		d, ok := s.deliveries[r.DeliveryID]
-		if !ok || d.st != memPending || d.lease == 0 || d.leaseExp <= r.Now.UnixNano() {
+		tok, err := strconv.ParseUint(r.Lease, 36, 64)
+		if err != nil {
 			continue
 		}
-		if tok, err := strconv.ParseUint(r.Lease, 36, 64); err != nil || tok != d.lease {
+		d, ok := s.leased[tok]
+		if !ok || d.id != r.DeliveryID || d.st != memPending || d.lease != tok || d.leaseExp <= r.Now.UnixNano() {
 			continue
 		}
+		delete(s.leased, tok)
 		applied[i] = true
 		s.countLocked(d, -1)
 		now := r.Now.UnixNano()
@@ -853,7 +867,7 @@ func (s *MemoryStore) queueLocked(d *memDelivery) {
 		q = &memQueue{endpointID: d.endpointID, idx: -1}
 		s.queueOf[d.endpointID] = q
 	}
-	q.h.push(dueEntry{d.key(), d})
+	q.h.push(entry[*memDelivery]{d.key(), d})
 	s.fixQueueLocked(q)
 }
 
@@ -882,35 +896,48 @@ func (s *MemoryStore) fixQueueLocked(q *memQueue) {
 			s.queues.remove(int(q.idx))
 		}
 	case q.idx < 0:
-		s.queues.push(queueEntry{q.h[0].key, q})
+		s.queues.push(entry[*memQueue]{q.h[0].key, q})
 	default:
 		s.queues[q.idx].key = q.h[0].key
 		s.queues.fix(int(q.idx))
 	}
 }
 
-// The two heaps keep each entry's key beside its pointer, so ordering them
+// Both heaps keep each entry's key beside its pointer, so ordering them
 // reads one contiguous array instead of chasing a pointer per comparison
-// (which is what keeps a claim's cost flat from 1k to 1M pending).
-
-// dueEntry is a pending delivery in its endpoint's heap.
-type dueEntry struct {
-	key int64
-	d   *memDelivery
-}
-
-// dueHeap is a min-heap of deliveries by key; each delivery knows its index.
-type dueHeap []dueEntry
-
-func (h dueHeap) swap(i, j int) {
-	h[i], h[j] = h[j], h[i]
-	h[i].d.idx = int32(i)
-	h[j].d.idx = int32(j)
-}
-
-// dueHeap is 4-ary: a node's four children are 64 contiguous bytes, one
+// (which is what keeps a claim's cost close to flat from 1k to 1M pending),
+// and both are 4-ary: a node's four children are 64 contiguous bytes, one
 // cache line, and the tree is half as deep as a binary one.
-func (h dueHeap) up(j int) {
+
+// indexed is an element that knows its position in its heap.
+type indexed interface{ setIdx(int32) }
+
+func (d *memDelivery) setIdx(i int32) { d.idx = i }
+func (q *memQueue) setIdx(i int32)    { q.idx = i }
+
+// entry is an element of a keyHeap with its key.
+type entry[T indexed] struct {
+	key int64
+	v   T
+}
+
+// keyHeap is a 4-ary min-heap by key whose elements track their index.
+type keyHeap[T indexed] []entry[T]
+
+// dueHeap holds an endpoint's pending deliveries; queueHeap holds the
+// endpoint queues, keyed by their earliest delivery.
+type (
+	dueHeap   = keyHeap[*memDelivery]
+	queueHeap = keyHeap[*memQueue]
+)
+
+func (h keyHeap[T]) swap(i, j int) {
+	h[i], h[j] = h[j], h[i]
+	h[i].v.setIdx(int32(i))
+	h[j].v.setIdx(int32(j))
+}
+
+func (h keyHeap[T]) up(j int) {
 	for j > 0 {
 		i := (j - 1) / 4
 		if h[i].key <= h[j].key {
@@ -921,7 +948,7 @@ func (h dueHeap) up(j int) {
 	}
 }
 
-func (h dueHeap) down(i int) bool {
+func (h keyHeap[T]) down(i int) bool {
 	i0, n := i, len(h)
 	for {
 		first := 4*i + 1
@@ -943,103 +970,29 @@ func (h dueHeap) down(i int) bool {
 	return i > i0
 }
 
-func (h dueHeap) fix(i int) {
+func (h keyHeap[T]) fix(i int) {
 	if !h.down(i) {
 		h.up(i)
 	}
 }
 
-func (h *dueHeap) push(e dueEntry) {
-	e.d.idx = int32(len(*h))
+func (h *keyHeap[T]) push(e entry[T]) {
+	e.v.setIdx(int32(len(*h)))
 	*h = append(*h, e)
 	h.up(len(*h) - 1)
 }
 
-func (h *dueHeap) remove(i int) {
+func (h *keyHeap[T]) remove(i int) {
 	old := *h
 	n := len(old) - 1
-	d := old[i].d
+	v := old[i].v
 	if i != n {
 		old.swap(i, n)
 	}
-	old[n] = dueEntry{}
+	old[n] = entry[T]{}
 	*h = old[:n]
 	if i != n {
 		h.fix(i)
 	}
-	d.idx = -1
-}
-
-// queueEntry is an endpoint queue in the queue heap, keyed by its earliest
-// delivery.
-type queueEntry struct {
-	key int64
-	q   *memQueue
-}
-
-// queueHeap is a min-heap of endpoint queues; each queue knows its index.
-type queueHeap []queueEntry
-
-func (h queueHeap) swap(i, j int) {
-	h[i], h[j] = h[j], h[i]
-	h[i].q.idx = int32(i)
-	h[j].q.idx = int32(j)
-}
-
-func (h queueHeap) up(j int) {
-	for j > 0 {
-		i := (j - 1) / 2
-		if h[i].key <= h[j].key {
-			break
-		}
-		h.swap(i, j)
-		j = i
-	}
-}
-
-func (h queueHeap) down(i int) bool {
-	i0, n := i, len(h)
-	for {
-		l := 2*i + 1
-		if l >= n {
-			break
-		}
-		j := l
-		if r := l + 1; r < n && h[r].key < h[l].key {
-			j = r
-		}
-		if h[i].key <= h[j].key {
-			break
-		}
-		h.swap(i, j)
-		i = j
-	}
-	return i > i0
-}
-
-func (h queueHeap) fix(i int) {
-	if !h.down(i) {
-		h.up(i)
-	}
-}
-
-func (h *queueHeap) push(e queueEntry) {
-	e.q.idx = int32(len(*h))
-	*h = append(*h, e)
-	h.up(len(*h) - 1)
-}
-
-func (h *queueHeap) remove(i int) {
-	old := *h
-	n := len(old) - 1
-	q := old[i].q
-	if i != n {
-		old.swap(i, n)
-	}
-	old[n] = queueEntry{}
-	*h = old[:n]
-	if i != n {
-		h.fix(i)
-	}
-	q.idx = -1
+	v.setIdx(-1)
 }
