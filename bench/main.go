@@ -219,46 +219,50 @@ func baseline(rcv *receiver, total, eps int) float64 {
 	defer tr.CloseIdleConnections()
 	secret := webhook.NewSecret()
 	key, _ := base64.StdEncoding.DecodeString(strings.TrimPrefix(secret, "whsec_"))
-	var next atomic.Int64
 	before := rcv.count.Load()
 	start := time.Now()
-	var wg sync.WaitGroup
-	for range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1)) - 1
-				if i >= total {
-					return
-				}
-				data, _ := json.Marshal(newSample(i))
-				body := []byte(`{"type":"reward.issued","timestamp":"` + time.Now().UTC().Format(time.RFC3339Nano) + `","data":` + string(data) + `}`)
-				id := "msg_" + strconv.Itoa(i)
-				ts := strconv.FormatInt(time.Now().Unix(), 10)
-				mac := hmac.New(sha256.New, key)
-				mac.Write([]byte(id + "." + ts + "."))
-				mac.Write(body)
-				req, _ := http.NewRequest(http.MethodPost, rcv.url+"/"+strconv.Itoa(i%eps), bytes.NewReader(body))
-				req.Header.Set("Content-Type", "application/json")
-				req.Header.Set("webhook-id", id)
-				req.Header.Set("webhook-timestamp", ts)
-				req.Header.Set("webhook-signature", "v1,"+base64.StdEncoding.EncodeToString(mac.Sum(nil)))
-				resp, err := client.Do(req)
-				if err != nil {
-					log.Fatalf("baseline: %v", err)
-				}
-				_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4096))
-				resp.Body.Close()
-			}
-		}()
-	}
-	wg.Wait()
+	inParallel(n, total, func(i int) {
+		data, _ := json.Marshal(newSample(i))
+		body := []byte(`{"type":"reward.issued","timestamp":"` + time.Now().UTC().Format(time.RFC3339Nano) + `","data":` + string(data) + `}`)
+		id := "msg_" + strconv.Itoa(i)
+		ts := strconv.FormatInt(time.Now().Unix(), 10)
+		mac := hmac.New(sha256.New, key)
+		mac.Write([]byte(id + "." + ts + "."))
+		mac.Write(body)
+		req, _ := http.NewRequest(http.MethodPost, rcv.url+"/"+strconv.Itoa(i%eps), bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("webhook-id", id)
+		req.Header.Set("webhook-timestamp", ts)
+		req.Header.Set("webhook-signature", "v1,"+base64.StdEncoding.EncodeToString(mac.Sum(nil)))
+		resp, err := client.Do(req)
+		if err != nil {
+			log.Fatalf("baseline: %v", err)
+		}
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 4096))
+		resp.Body.Close()
+	})
 	elapsed := time.Since(start)
 	if got := rcv.count.Load() - before; got != int64(total) {
 		log.Fatalf("baseline: receiver counted %d, want %d", got, total)
 	}
 	return float64(total) / elapsed.Seconds()
+}
+
+// inParallel calls f(0) .. f(total-1) from n goroutines and returns when
+// all calls have.
+func inParallel(n, total int, f func(i int)) {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := int(next.Add(1)) - 1; i < total; i = int(next.Add(1)) - 1 {
+				f(i)
+			}
+		}()
+	}
+	wg.Wait()
 }
 
 // defaultConfig is the default Config with only what reaching the local
@@ -311,24 +315,11 @@ func runRound(rcv *receiver, total, eps int, ds []*webhook.Dispatcher) float64 {
 	}
 	// Publishers run concurrently, as request handlers of a host app would.
 	start := time.Now()
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for range publishers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1)) - 1
-				if i >= total {
-					return
-				}
-				if _, err := ds[i%len(ds)].Publish(ctx, newSample(i), &opts[i%eps]); err != nil {
-					log.Fatal(err)
-				}
-			}
-		}()
-	}
-	wg.Wait()
+	inParallel(publishers, total, func(i int) {
+		if _, err := ds[i%len(ds)].Publish(ctx, newSample(i), &opts[i%eps]); err != nil {
+			log.Fatal(err)
+		}
+	})
 	if err := rcv.waitCount(before+int64(total), 2*time.Minute); err != nil {
 		log.Fatal(err)
 	}
