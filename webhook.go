@@ -250,6 +250,8 @@ type ValidationError struct {
 	Reason string
 }
 
+// Error says which input was wrong and why, for example
+// "hookline: invalid url: ...".
 func (e *ValidationError) Error() string {
 	return fmt.Sprintf("hookline: invalid %s: %s", e.Field, e.Reason)
 }
