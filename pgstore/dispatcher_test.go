@@ -113,13 +113,7 @@ func TestNotifyOnCommit(t *testing.T) {
 	t.Cleanup(func() { b.Close() })
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-
-	ch := b.Notify(ctx)
-	select { // the listener signals once when it is connected
-	case <-ch:
-	case <-time.After(10 * time.Second):
-		t.Fatal("the listener never connected")
-	}
+	ch := listen(t, ctx, b)
 
 	tx, err := pool.Begin(ctx)
 	require.NoError(t, err)
@@ -226,12 +220,7 @@ func TestNotifyAfterBurst(t *testing.T) {
 	t.Cleanup(func() { b.Close() })
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	ch := b.Notify(ctx)
-	select { // the listener signals once when it is connected
-	case <-ch:
-	case <-time.After(10 * time.Second):
-		t.Fatal("the listener never connected")
-	}
+	ch := listen(t, ctx, b)
 	now := time.Now()
 	ep := &webhook.Endpoint{ID: "ep_burst", URL: "https://example.com/", Secret: webhook.NewSecret(), CreatedAt: now, UpdatedAt: now}
 	require.NoError(t, a.CreateEndpoint(ctx, ep))
@@ -256,4 +245,17 @@ func TestNotifyAfterBurst(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("no NOTIFY followed the burst")
 	}
+}
+
+// listen subscribes to s's notifications and waits for the signal the
+// listener gives once it is connected.
+func listen(t *testing.T, ctx context.Context, s *pgstore.Store) <-chan struct{} {
+	t.Helper()
+	ch := s.Notify(ctx)
+	select {
+	case <-ch:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the listener never connected")
+	}
+	return ch
 }
