@@ -503,3 +503,49 @@ func TestTraceStateTravels(t *testing.T) {
 		})
 	}
 }
+
+// dropPublishes samples every span but the publish spans.
+type dropPublishes struct{}
+
+func (dropPublishes) ShouldSample(p sdktrace.SamplingParameters) sdktrace.SamplingResult {
+	if p.Kind == trace.SpanKindProducer {
+		return sdktrace.SamplingResult{Decision: sdktrace.Drop}
+	}
+	return sdktrace.SamplingResult{Decision: sdktrace.RecordAndSample}
+}
+func (dropPublishes) Description() string { return "dropPublishes" }
+
+// TestAttemptsFollowPublishSampling: a publish that was not sampled gets no
+// attempt spans, so traces are recorded whole or not at all; a message
+// published without instrumentation still gets attempt spans of its own.
+func TestAttemptsFollowPublishSampling(t *testing.T) {
+	t.Parallel()
+	sr := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(sr), sdktrace.WithSampler(dropPublishes{}))
+	t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
+	tm := &telemetry{spans: sr, opts: &otelwebhook.Options{TracerProvider: tp}}
+	st := webhook.NewMemoryStore()
+	t.Cleanup(func() { st.Close() })
+	rcv := webhooktest.NewReceiver(t)
+
+	// An uninstrumented publisher: no traceparent in the message.
+	plain, err := webhook.New(baseConfig(st))
+	require.NoError(t, err)
+	require.NoError(t, plain.CreateEndpoint(context.Background(), &webhook.Endpoint{URL: rcv.URL}))
+	bare, err := plain.Publish(context.Background(), orderPlaced{OrderID: "bare"}, nil)
+	require.NoError(t, err)
+
+	d, _ := start(t, baseConfig(st), tm)
+	traced, err := d.Publish(context.Background(), orderPlaced{OrderID: "unsampled"}, nil)
+	require.NoError(t, err)
+	stored, err := d.GetMessage(context.Background(), traced.ID)
+	require.NoError(t, err)
+	require.True(t, strings.HasSuffix(stored.Metadata["traceparent"], "-00"), "an unsampled publish: %q", stored.Metadata["traceparent"])
+
+	waitState(t, d, bare.ID, webhook.StateSucceeded)
+	waitState(t, d, traced.ID, webhook.StateSucceeded)
+	require.NoError(t, d.Shutdown(context.Background())) // every hook has run
+	atts := spansOfKind(sr.Ended(), trace.SpanKindClient)
+	require.Len(t, atts, 1, "only the uninstrumented message's attempt has a span")
+	assert.Equal(t, bare.ID, attrOf(atts[0], otelwebhook.AttrMessageID).AsString())
+}

@@ -101,6 +101,24 @@ func publishLink(msg *webhook.Message) (trace.SpanContext, bool) {
 
 var w3c = propagation.TraceContext{}
 
+// publishUnsampled reports whether msg carries the traceparent of a publish
+// span that was not sampled (W3C flags without the sampled bit). Attempt
+// spans follow the publish's sampling decision, so a trace is recorded
+// whole or not at all, and an unsampled publish costs its attempts no span.
+// A message without a traceparent (published without instrumentation) is
+// not "unsampled": its attempts start spans of their own.
+func publishUnsampled(msg *webhook.Message) bool {
+	if msg == nil {
+		return false
+	}
+	tp := msg.Metadata[MetadataTraceParent]
+	if len(tp) != 55 || tp[:3] != "00-" || tp[52] != '-' {
+		return false
+	}
+	flags, err := strconv.ParseUint(tp[53:], 16, 8)
+	return err == nil && flags&1 == 0
+}
+
 // afterPublish ends the producer span and counts the publish.
 func (i *Instrumentation) afterPublish(ctx context.Context, msg *webhook.Message, deliveries int, err error) {
 	span := trace.SpanFromContext(ctx)
@@ -282,6 +300,9 @@ func (i *Instrumentation) endAttemptSpan(ctx context.Context, d *webhook.Deliver
 		}
 	}
 	if span == nil {
+		if publishUnsampled(webhook.MessageFromContext(ctx)) {
+			return // the publish was not sampled: its attempts are not traced either
+		}
 		i.hostMu.RLock()
 		hp := i.hosts[d.EndpointID]
 		i.hostMu.RUnlock()
