@@ -339,24 +339,43 @@ func memoryStore() (webhook.Store, func()) {
 
 // throughputRow alternates baseline and hookline rounds.
 func throughputRow(o options, rcv *receiver, eps int) throughput {
-	var base, hook []float64
 	// A warm-up of each, not counted.
 	baseline(rcv, o.deliveries/10, eps)
 	hooklineRound(rcv, o.deliveries/10, eps, memoryStore, 1, nil)
-	var baseCPU, hookCPU []float64
+	t := alternate(o, eps,
+		func() float64 {
+			var r float64
+			profileBaseline(func() { r = baseline(rcv, o.deliveries, eps) })
+			return r
+		},
+		func() float64 {
+			var r float64
+			profileHookline(func() { r = hooklineRound(rcv, o.deliveries, eps, memoryStore, 1, nil) })
+			return r
+		})
+	t.Name = fmt.Sprintf("memory store, %d endpoint(s)", eps)
+	return t
+}
+
+// alternate runs o.rounds of a then b, one after the other, and returns
+// their median rates and CPU time per delivery as a row (a as the
+// baseline).
+func alternate(o options, eps int, a, b func() float64) throughput {
+	var ra, rb, ca, cb []float64
 	for range o.rounds {
-		c := cpuTime()
-		profileBaseline(func() { base = append(base, baseline(rcv, o.deliveries, eps)) })
-		baseCPU = append(baseCPU, (cpuTime()-c).Seconds()*1e6/float64(o.deliveries))
-		runtime.GC()
-		c = cpuTime()
-		profileHookline(func() { hook = append(hook, hooklineRound(rcv, o.deliveries, eps, memoryStore, 1, nil)) })
-		hookCPU = append(hookCPU, (cpuTime()-c).Seconds()*1e6/float64(o.deliveries))
-		runtime.GC()
+		for _, side := range []struct {
+			run        func() float64
+			rate, cpus *[]float64
+		}{{a, &ra, &ca}, {b, &rb, &cb}} {
+			c := cpuTime()
+			*side.rate = append(*side.rate, side.run())
+			*side.cpus = append(*side.cpus, (cpuTime()-c).Seconds()*1e6/float64(o.deliveries))
+			runtime.GC()
+		}
 	}
-	t := throughput{Name: fmt.Sprintf("memory store, %d endpoint(s)", eps), Endpoints: eps, Concurrency: concurrency(eps),
-		Deliveries: o.deliveries, BaselinePerSec: median(base), HooklinePerSec: median(hook), BaselineRounds: base, HooklineRounds: hook,
-		BaselineCPUus: median(baseCPU), HooklineCPUus: median(hookCPU)}
+	t := throughput{Endpoints: eps, Concurrency: concurrency(eps), Deliveries: o.deliveries,
+		BaselinePerSec: median(ra), HooklinePerSec: median(rb), BaselineRounds: ra, HooklineRounds: rb,
+		BaselineCPUus: median(ca), HooklineCPUus: median(cb)}
 	t.Ratio = t.HooklinePerSec / t.BaselinePerSec
 	return t
 }
@@ -376,17 +395,11 @@ var instrumented func(*webhook.Config)
 // throughputInstrumented alternates rounds without and with
 // instrumentation.
 func throughputInstrumented(o options, rcv *receiver, eps int) throughput {
-	var off, on []float64
 	hooklineRound(rcv, o.deliveries/10, eps, memoryStore, 1, instrumented)
-	for range o.rounds {
-		off = append(off, hooklineRound(rcv, o.deliveries, eps, memoryStore, 1, nil))
-		runtime.GC()
-		on = append(on, hooklineRound(rcv, o.deliveries, eps, memoryStore, 1, instrumented))
-		runtime.GC()
-	}
-	t := throughput{Name: fmt.Sprintf("OpenTelemetry on (%.0f%% traced) vs off, %d eps", *otelSample*100, eps), Endpoints: eps, Concurrency: concurrency(eps),
-		Deliveries: o.deliveries, BaselinePerSec: median(off), HooklinePerSec: median(on), BaselineRounds: off, HooklineRounds: on}
-	t.Ratio = t.HooklinePerSec / t.BaselinePerSec
+	t := alternate(o, eps,
+		func() float64 { return hooklineRound(rcv, o.deliveries, eps, memoryStore, 1, nil) },
+		func() float64 { return hooklineRound(rcv, o.deliveries, eps, memoryStore, 1, instrumented) })
+	t.Name = fmt.Sprintf("OpenTelemetry on (%.0f%% traced) vs off, %d eps", *otelSample*100, eps)
 	return t
 }
 
