@@ -207,6 +207,8 @@ func TestAdminPage(t *testing.T) {
 		chromedp.Navigate(base),
 		chromedp.WaitReady(chromedp.CSS(`#endpoints tr[data-endpoint-id] a`)),
 		chromedp.Poll[chromedp.Void](`document.querySelector("#endpoints tr[data-endpoint-id] .badge.succeeded")`, chromedp.WithPollingTimeout(10*time.Second)),
+		// The success rate arrives in a request of its own: wait for it too.
+		chromedp.Poll[chromedp.Void](`document.querySelector("#endpoints tr[data-endpoint-id]").textContent.includes("% of")`, chromedp.WithPollingTimeout(10*time.Second)),
 	)
 	row := eval(`document.querySelector("#endpoints tr[data-endpoint-id]").textContent`)
 	assert.Contains(t, row, descMarkup)
