@@ -40,6 +40,24 @@ func BenchmarkThroughput(b *testing.B) {
 	}
 }
 
+// tracerProvider returns the tracer provider of a benchmark mode: a no-op
+// one for "metrics", else the SDK's with a batcher to an exporter that
+// drops spans, sampling 10% ("sampled10") or every span ("all"). It is
+// shut down when the benchmark ends.
+func tracerProvider(b *testing.B, mode string) trace.TracerProvider {
+	opts := []sdktrace.TracerProviderOption{sdktrace.WithBatcher(tracetest.NewNoopExporter())}
+	switch mode {
+	case "sampled10":
+		opts = append(opts, sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.TraceIDRatioBased(0.1))))
+	case "all":
+	default:
+		return noop.NewTracerProvider()
+	}
+	p := sdktrace.NewTracerProvider(opts...)
+	b.Cleanup(func() { _ = p.Shutdown(context.Background()) })
+	return p
+}
+
 func benchThroughput(b *testing.B, mode string) {
 	var got atomic.Int64
 	done := make(chan struct{}, 1)
@@ -58,17 +76,7 @@ func benchThroughput(b *testing.B, mode string) {
 	var inst *otelwebhook.Instrumentation
 	var reader *sdkmetric.ManualReader
 	if mode != "off" {
-		var tp trace.TracerProvider = noop.NewTracerProvider()
-		switch mode {
-		case "sampled10":
-			tp = sdktrace.NewTracerProvider(sdktrace.WithBatcher(tracetest.NewNoopExporter()),
-				sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.TraceIDRatioBased(0.1))))
-		case "all":
-			tp = sdktrace.NewTracerProvider(sdktrace.WithBatcher(tracetest.NewNoopExporter()))
-		}
-		if p, ok := tp.(*sdktrace.TracerProvider); ok {
-			defer func() { _ = p.Shutdown(context.Background()) }()
-		}
+		tp := tracerProvider(b, mode)
 		reader = sdkmetric.NewManualReader()
 		mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
 		defer func() { _ = mp.Shutdown(context.Background()) }()
@@ -133,17 +141,7 @@ func benchThroughput(b *testing.B, mode string) {
 func BenchmarkHooks(b *testing.B) {
 	for _, mode := range []string{"metrics", "sampled10", "all"} {
 		b.Run(mode, func(b *testing.B) {
-			var tp trace.TracerProvider = noop.NewTracerProvider()
-			switch mode {
-			case "sampled10":
-				tp = sdktrace.NewTracerProvider(sdktrace.WithBatcher(tracetest.NewNoopExporter()),
-					sdktrace.WithSampler(sdktrace.ParentBased(sdktrace.TraceIDRatioBased(0.1))))
-			case "all":
-				tp = sdktrace.NewTracerProvider(sdktrace.WithBatcher(tracetest.NewNoopExporter()))
-			}
-			if p, ok := tp.(*sdktrace.TracerProvider); ok {
-				defer func() { _ = p.Shutdown(context.Background()) }()
-			}
+			tp := tracerProvider(b, mode)
 			mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(sdkmetric.NewManualReader()))
 			defer func() { _ = mp.Shutdown(context.Background()) }()
 			inst, err := otelwebhook.New(&otelwebhook.Options{TracerProvider: tp, MeterProvider: mp})
