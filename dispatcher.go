@@ -529,10 +529,7 @@ func (d *Dispatcher) workLoop() {
 }
 
 // putBack returns a claimed delivery unattempted, due at once.
-func (d *Dispatcher) putBack(c *Claimed) {
-	now := d.cfg.Now()
-	d.records <- record{Record{DeliveryID: c.Delivery.ID, Lease: c.Lease, Now: now, State: StatePending, NextAttemptAt: now}, c}
-}
+func (d *Dispatcher) putBack(c *Claimed) { d.putBackAt(c, d.cfg.Now()) }
 
 // handle makes one attempt of a claimed delivery, or puts it back when the
 // dispatcher is stopping or the lease is about to lapse.
