@@ -544,11 +544,10 @@ func (d *Dispatcher) handle(c *Claimed) {
 	}
 	rec, del, a := d.attempt(d.attemptCtx, c)
 	d.observe(d.attemptCtx, c, a)
-	if a == nil && rec.State == StatePending { // cancelled by Shutdown
-		d.records <- record{rec, c}
+	d.records <- record{rec, c}
+	if a == nil && rec.State == StatePending { // cancelled by Shutdown: no hooks
 		return
 	}
-	d.records <- record{rec, c}
 	d.afterAttempt(d.attemptCtx, c, del, a)
 }
 
