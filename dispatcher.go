@@ -559,7 +559,7 @@ func (d *Dispatcher) afterAttempt(ctx context.Context, c *Claimed, del *Delivery
 	if h.AfterAttempt == nil && h.DeliveryFailed == nil {
 		return
 	}
-	ctx = withMessage(ctx, c.Message)
+	ctx = withClaim(ctx, c)
 	if a != nil && d.cfg.Hooks.AfterAttempt != nil {
 		d.safeHook("AfterAttempt", func() { d.cfg.Hooks.AfterAttempt(ctx, del, a) })
 	}
@@ -619,17 +619,33 @@ func (d *Dispatcher) safeHook(name string, f func()) {
 	f()
 }
 
-type messageKey struct{}
+type claimKey struct{}
 
-func withMessage(ctx context.Context, m *Message) context.Context {
-	return context.WithValue(ctx, messageKey{}, m)
+// withClaim puts the claim being attempted in the attempt hooks' context:
+// one value serves MessageFromContext and EndpointFromContext.
+func withClaim(ctx context.Context, c *Claimed) context.Context {
+	return context.WithValue(ctx, claimKey{}, c)
 }
 
 // MessageFromContext returns the message being delivered, in the context
-// hooks receive; nil elsewhere. Treat it as read-only.
+// the attempt hooks (BeforeAttempt, AfterAttempt, DeliveryFailed) receive;
+// nil elsewhere. Treat it as read-only.
 func MessageFromContext(ctx context.Context) *Message {
-	m, _ := ctx.Value(messageKey{}).(*Message)
-	return m
+	if c, _ := ctx.Value(claimKey{}).(*Claimed); c != nil {
+		return c.Message
+	}
+	return nil
+}
+
+// EndpointFromContext returns the endpoint as the attempt used it (its
+// URL, for example), in the context the attempt hooks receive; nil
+// elsewhere, and in DeliveryFailed for a delivery whose endpoint was
+// deleted. Treat it as read-only, and never log its secrets.
+func EndpointFromContext(ctx context.Context) *Endpoint {
+	if c, _ := ctx.Value(claimKey{}).(*Claimed); c != nil {
+		return c.Endpoint
+	}
+	return nil
 }
 
 // attempt sends one claimed delivery and works out its record. It returns a
@@ -711,7 +727,7 @@ func (d *Dispatcher) send(ctx context.Context, c *Claimed, now time.Time) *Attem
 		return a
 	}
 	if d.cfg.Hooks.BeforeAttempt != nil {
-		hctx := withMessage(actx, msg)
+		hctx := withClaim(actx, c)
 		d.safeHook("BeforeAttempt", func() { d.cfg.Hooks.BeforeAttempt(hctx, req, del) })
 	}
 	a.RequestHeaders = make(map[string]string, len(req.Header))

@@ -384,6 +384,37 @@ func TestBeforeAttemptAddsHeaders(t *testing.T) {
 	assert.Equal(t, "t-1", got[0].Header.Get("X-Trace"))
 }
 
+// TestAttemptHooksSeeMessageAndEndpoint: the attempt hooks' context
+// carries the message and the endpoint attempted; other contexts do not.
+func TestAttemptHooksSeeMessageAndEndpoint(t *testing.T) {
+	t.Parallel()
+	type seen struct{ msg, ep string }
+	before, after := make(chan seen, 1), make(chan seen, 1)
+	d := newDispatcher(t, func(c *webhook.Config) {
+		c.Hooks.BeforeAttempt = func(ctx context.Context, _ *http.Request, _ *webhook.Delivery) {
+			before <- seen{webhook.MessageFromContext(ctx).ID, webhook.EndpointFromContext(ctx).URL}
+		}
+		c.Hooks.AfterAttempt = func(ctx context.Context, _ *webhook.Delivery, _ *webhook.Attempt) {
+			after <- seen{webhook.MessageFromContext(ctx).ID, webhook.EndpointFromContext(ctx).URL}
+		}
+	})
+	rcv := webhooktest.NewReceiver(t)
+	createEndpoint(t, d.Dispatcher, &webhook.Endpoint{URL: rcv.URL})
+	msg, err := d.Publish(context.Background(), rewardIssued{}, nil)
+	require.NoError(t, err)
+	want := seen{msg.ID, rcv.URL}
+	for _, ch := range []chan seen{before, after} {
+		select {
+		case got := <-ch:
+			assert.Equal(t, want, got)
+		case <-time.After(5 * time.Second):
+			t.Fatal("an attempt hook did not run")
+		}
+	}
+	assert.Nil(t, webhook.MessageFromContext(context.Background()))
+	assert.Nil(t, webhook.EndpointFromContext(context.Background()))
+}
+
 func TestBadInputStoresNothing(t *testing.T) {
 	t.Parallel()
 	d := newDispatcher(t, func(c *webhook.Config) { c.MaxPayloadSize = 1024 })
