@@ -159,7 +159,9 @@ func BenchmarkHooks(b *testing.B) {
 				pctx := h.BeforePublish(ctx, msg)
 				h.AfterPublish(pctx, msg, 1, nil)
 				d := &webhook.Delivery{ID: "dlv_1", MessageID: msg.ID, EndpointID: "ep_1", EventType: msg.Type, State: webhook.StatePending}
-				h.BeforeAttempt(actx, req, d)
+				if h.BeforeAttempt != nil { // with InjectTraceparent only
+					h.BeforeAttempt(actx, req, d)
+				}
 				d.State, d.Attempts = webhook.StateSucceeded, 1
 				h.AfterAttempt(actx, d, &webhook.Attempt{Number: 1, StatusCode: 204, StartedAt: time.Now(), Duration: time.Millisecond})
 			}

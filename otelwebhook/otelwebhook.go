@@ -116,6 +116,9 @@ type Instrumentation struct {
 	hostMu sync.RWMutex
 	hosts  map[string]hostPort // endpoint ID -> its URL's host and port
 
+	nameMu sync.RWMutex
+	names  map[string]string // event type -> its publish span's name
+
 	mu  sync.Mutex
 	reg metric.Registration // the gauges' callback, once ObserveStore ran
 }
@@ -149,6 +152,7 @@ func New(opts *Options) (*Instrumentation, error) {
 		now:      o.Now,
 		opts:     map[optKey]*attrOpts{},
 		hosts:    map[string]hostPort{},
+		names:    map[string]string{},
 		meter:    o.MeterProvider.Meter(ScopeName, metric.WithSchemaURL(semconv.SchemaURL)),
 	}
 	m := i.meter
@@ -207,14 +211,17 @@ func Instrument(cfg *webhook.Config, opts *Options) (*Instrumentation, error) {
 // Hooks returns the dispatcher hooks that make the spans and metrics.
 // Combine them with others through webhook.CombineHooks.
 func (i *Instrumentation) Hooks() webhook.Hooks {
-	return webhook.Hooks{
+	h := webhook.Hooks{
 		BeforePublish:    i.beforePublish,
 		AfterPublish:     i.afterPublish,
-		BeforeAttempt:    i.beforeAttempt,
 		AfterAttempt:     i.afterAttempt,
 		DeliveryFailed:   i.deliveryFailed,
 		EndpointDisabled: i.endpointDisabled,
 	}
+	if i.inject {
+		h.BeforeAttempt = i.beforeAttempt // the span starts before the request, to be sent with it
+	}
+	return h
 }
 
 // ObserveStore registers the hookline.deliveries.pending,

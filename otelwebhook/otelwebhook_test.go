@@ -515,10 +515,11 @@ func (dropPublishes) ShouldSample(p sdktrace.SamplingParameters) sdktrace.Sampli
 }
 func (dropPublishes) Description() string { return "dropPublishes" }
 
-// TestAttemptsFollowPublishSampling: a publish that was not sampled gets no
-// attempt spans, so traces are recorded whole or not at all; a message
-// published without instrumentation still gets attempt spans of its own.
-func TestAttemptsFollowPublishSampling(t *testing.T) {
+// TestUnsampledPublish: a publish the sampler drops stores no trace
+// context, and its attempts are still put to the sampler, as spans of
+// their own without a link; so is a message published without
+// instrumentation.
+func TestUnsampledPublish(t *testing.T) {
 	t.Parallel()
 	sr := tracetest.NewSpanRecorder()
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(sr), sdktrace.WithSampler(dropPublishes{}))
@@ -536,16 +537,67 @@ func TestAttemptsFollowPublishSampling(t *testing.T) {
 	require.NoError(t, err)
 
 	d, _ := start(t, baseConfig(st), tm)
-	traced, err := d.Publish(context.Background(), orderPlaced{OrderID: "unsampled"}, nil)
+	unsampled, err := d.Publish(context.Background(), orderPlaced{OrderID: "unsampled"}, nil)
 	require.NoError(t, err)
-	stored, err := d.GetMessage(context.Background(), traced.ID)
+	stored, err := d.GetMessage(context.Background(), unsampled.ID)
 	require.NoError(t, err)
-	require.True(t, strings.HasSuffix(stored.Metadata["traceparent"], "-00"), "an unsampled publish: %q", stored.Metadata["traceparent"])
+	assert.Empty(t, stored.Metadata, "an unsampled publish stores no trace context")
 
 	waitState(t, d, bare.ID, webhook.StateSucceeded)
-	waitState(t, d, traced.ID, webhook.StateSucceeded)
+	waitState(t, d, unsampled.ID, webhook.StateSucceeded)
 	require.NoError(t, d.Shutdown(context.Background())) // every hook has run
 	atts := spansOfKind(sr.Ended(), trace.SpanKindClient)
-	require.Len(t, atts, 1, "only the uninstrumented message's attempt has a span")
-	assert.Equal(t, bare.ID, attrOf(atts[0], otelwebhook.AttrMessageID).AsString())
+	require.Len(t, atts, 2, "both attempts were put to the sampler, which samples client spans")
+	var ids []string
+	for _, s := range atts {
+		ids = append(ids, attrOf(s, otelwebhook.AttrMessageID).AsString())
+		assert.Empty(t, s.Links(), "nothing to link to")
+	}
+	assert.ElementsMatch(t, []string{bare.ID, unsampled.ID}, ids)
+}
+
+// linkSampler samples publish spans and the spans linked to a sampled
+// span: what a host wanting every attempt of a sampled publish would
+// configure (see docs/OBSERVABILITY.md).
+type linkSampler struct{}
+
+func (linkSampler) ShouldSample(p sdktrace.SamplingParameters) sdktrace.SamplingResult {
+	for _, l := range p.Links {
+		if l.SpanContext.IsSampled() {
+			return sdktrace.SamplingResult{Decision: sdktrace.RecordAndSample}
+		}
+	}
+	if p.Kind == trace.SpanKindProducer {
+		return sdktrace.SamplingResult{Decision: sdktrace.RecordAndSample}
+	}
+	return sdktrace.SamplingResult{Decision: sdktrace.Drop}
+}
+func (linkSampler) Description() string { return "linkSampler" }
+
+// TestSamplerSeesTheLink: the link is there when the sampler decides, so
+// a sampler can follow the publish's decision.
+func TestSamplerSeesTheLink(t *testing.T) {
+	t.Parallel()
+	sr := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(sr), sdktrace.WithSampler(linkSampler{}))
+	t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
+	tm := &telemetry{spans: sr, opts: &otelwebhook.Options{TracerProvider: tp}}
+	st := webhook.NewMemoryStore()
+	t.Cleanup(func() { st.Close() })
+	rcv := webhooktest.NewReceiver(t)
+	plain, err := webhook.New(baseConfig(st))
+	require.NoError(t, err)
+	require.NoError(t, plain.CreateEndpoint(context.Background(), &webhook.Endpoint{URL: rcv.URL}))
+	bare, err := plain.Publish(context.Background(), orderPlaced{OrderID: "bare"}, nil)
+	require.NoError(t, err)
+
+	d, _ := start(t, baseConfig(st), tm)
+	traced, err := d.Publish(context.Background(), orderPlaced{OrderID: "traced"}, nil)
+	require.NoError(t, err)
+	waitState(t, d, bare.ID, webhook.StateSucceeded)
+	waitState(t, d, traced.ID, webhook.StateSucceeded)
+	require.NoError(t, d.Shutdown(context.Background()))
+	atts := spansOfKind(sr.Ended(), trace.SpanKindClient)
+	require.Len(t, atts, 1, "only the attempt linked to a sampled publish")
+	assert.Equal(t, traced.ID, attrOf(atts[0], otelwebhook.AttrMessageID).AsString())
 }

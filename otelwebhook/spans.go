@@ -5,13 +5,14 @@ import (
 	"encoding/hex"
 	"errors"
 	"net/http"
+	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	webhook "github.com/hookline/webhook"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
-	"go.opentelemetry.io/otel/propagation"
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 	"go.opentelemetry.io/otel/trace"
 )
@@ -50,13 +51,15 @@ const (
 	maxHosts       = 100_000
 )
 
-// beforePublish starts the producer span and stores its context in the
-// message's metadata.
+// beforePublish starts the producer span and, when it is sampled, stores
+// its context in the message's metadata for the attempts' links. An
+// unsampled publish stores nothing: a link to a span never recorded leads
+// nowhere, and the message stays smaller.
 func (i *Instrumentation) beforePublish(ctx context.Context, msg *webhook.Message) context.Context {
 	// The attributes are all set at the end, in one call: cheaper.
-	ctx, span := i.tracer.Start(ctx, "publish "+msg.Type, producer)
+	ctx, span := i.tracer.Start(ctx, i.publishName(msg.Type), producer)
 	sc := span.SpanContext()
-	if sc.IsValid() {
+	if sc.IsValid() && sc.IsSampled() {
 		// Only what fits: a full metadata map must not fail the publish.
 		room := webhook.MaxMetadata - len(msg.Metadata)
 		if _, ok := msg.Metadata[MetadataTraceParent]; ok || room > 0 {
@@ -74,6 +77,23 @@ func (i *Instrumentation) beforePublish(ctx context.Context, msg *webhook.Messag
 	return ctx
 }
 
+// publishName returns "publish <event type>", built once per event type.
+func (i *Instrumentation) publishName(eventType string) string {
+	i.nameMu.RLock()
+	n, ok := i.names[eventType]
+	i.nameMu.RUnlock()
+	if ok {
+		return n
+	}
+	n = "publish " + eventType
+	i.nameMu.Lock()
+	if len(i.names) < maxCachedSets {
+		i.names[eventType] = n
+	}
+	i.nameMu.Unlock()
+	return n
+}
+
 var producer = trace.WithSpanKind(trace.SpanKindProducer)
 
 // traceparent formats sc as a W3C traceparent header value (version 00).
@@ -89,34 +109,62 @@ func traceparent(sc trace.SpanContext) string {
 	return string(b[:])
 }
 
-// publishLink reads the publish span's context from msg's metadata, with
-// the W3C Trace Context propagator's rules.
+// publishLink reads the publish span's context from msg's metadata, by
+// the W3C Trace Context rules as OpenTelemetry's propagator applies them
+// (FuzzTraceparent holds the two to the same answers). It parses the
+// header itself: the propagator would build a context for each attempt.
 func publishLink(msg *webhook.Message) (trace.SpanContext, bool) {
-	if msg == nil || msg.Metadata[MetadataTraceParent] == "" {
+	if msg == nil {
 		return trace.SpanContext{}, false
 	}
-	sc := trace.SpanContextFromContext(w3c.Extract(context.Background(), propagation.MapCarrier(msg.Metadata)))
+	h := msg.Metadata[MetadataTraceParent]
+	if h == "" {
+		return trace.SpanContext{}, false
+	}
+	var ver, flags [1]byte
+	var cfg trace.SpanContextConfig
+	if !hexPart(ver[:], &h) || ver[0] == 0xff || !hexPart(cfg.TraceID[:], &h) || !hexPart(cfg.SpanID[:], &h) || !hexPart(flags[:], &h) {
+		return trace.SpanContext{}, false
+	}
+	if ver[0] == 0 && (h != "" || flags[0] > 3) { // version 00: no more fields, no reserved flags
+		return trace.SpanContext{}, false
+	}
+	cfg.TraceFlags = trace.TraceFlags(flags[0]) & (trace.FlagsSampled | trace.FlagsRandom)
+	if v := msg.Metadata[MetadataTraceState]; v != "" {
+		cfg.TraceState, _ = trace.ParseTraceState(v) // a bad tracestate leaves the traceparent good
+	}
+	cfg.Remote = true
+	sc := trace.NewSpanContext(cfg)
 	return sc, sc.IsValid()
 }
 
-var w3c = propagation.TraceContext{}
+// hexPart decodes the field of *h up to the next '-' into dst, which it
+// must fill exactly, lowercase hex only, and moves *h past it.
+func hexPart(dst []byte, h *string) bool {
+	part, rest, _ := strings.Cut(*h, "-")
+	*h = rest
+	if len(part) != 2*len(dst) {
+		return false
+	}
+	for j := range dst {
+		hi, ok1 := unhex(part[2*j])
+		lo, ok2 := unhex(part[2*j+1])
+		if !ok1 || !ok2 {
+			return false
+		}
+		dst[j] = hi<<4 | lo
+	}
+	return true
+}
 
-// publishUnsampled reports whether msg carries the traceparent of a publish
-// span that was not sampled (W3C flags without the sampled bit). Attempt
-// spans follow the publish's sampling decision, so a trace is recorded
-// whole or not at all, and an unsampled publish costs its attempts no span.
-// A message without a traceparent (published without instrumentation) is
-// not "unsampled": its attempts start spans of their own.
-func publishUnsampled(msg *webhook.Message) bool {
-	if msg == nil {
-		return false
+func unhex(c byte) (byte, bool) {
+	switch {
+	case c >= '0' && c <= '9':
+		return c - '0', true
+	case c >= 'a' && c <= 'f':
+		return c - 'a' + 10, true
 	}
-	tp := msg.Metadata[MetadataTraceParent]
-	if len(tp) != 55 || tp[:3] != "00-" || tp[52] != '-' {
-		return false
-	}
-	flags, err := strconv.ParseUint(tp[53:], 16, 8)
-	return err == nil && flags&1 == 0
+	return 0, false
 }
 
 // afterPublish ends the producer span and counts the publish.
@@ -168,18 +216,14 @@ func errorType(err error) string {
 	return "store"
 }
 
-// beforeAttempt notes the endpoint's address for the attempt span. With
-// InjectTraceparent it starts the span now, to put its context in the
-// request; otherwise AfterAttempt makes the span from the attempt's own
-// timing, which costs less and leaves nothing behind for attempts that
-// never report (a SendTest, a shutdown).
+// beforeAttempt, wired only with InjectTraceparent, starts the attempt
+// span before the request, to put its context in the request. Without it
+// AfterAttempt makes the span from the attempt's own timing, which costs
+// less and leaves nothing behind for attempts that never report (a
+// SendTest, a shutdown).
 func (i *Instrumentation) beforeAttempt(ctx context.Context, req *http.Request, d *webhook.Delivery) {
-	hp := i.noteHost(d.EndpointID, req)
-	if !i.inject {
-		return
-	}
 	number := d.Attempts + 1
-	span := i.startAttemptSpan(ctx, d, number, hp, nil, "")
+	span := i.startAttemptSpan(ctx, d, number, nil, "")
 	if sc := span.SpanContext(); sc.IsValid() {
 		req.Header.Set("traceparent", traceparent(sc))
 		if ts := sc.TraceState(); ts.Len() > 0 {
@@ -196,37 +240,45 @@ func (i *Instrumentation) beforeAttempt(ctx context.Context, req *http.Request, 
 	}
 }
 
-// noteHost caches the host and port of endpointID's URL as req has them.
-func (i *Instrumentation) noteHost(endpointID string, req *http.Request) hostPort {
-	host := req.URL.Host
+// hostOf returns the host and port of the endpoint's URL, cached per
+// endpoint ID until the URL changes.
+func (i *Instrumentation) hostOf(ep *webhook.Endpoint) hostPort {
+	if ep == nil {
+		return hostPort{}
+	}
 	i.hostMu.RLock()
-	hp, ok := i.hosts[endpointID]
+	hp, ok := i.hosts[ep.ID]
 	i.hostMu.RUnlock()
-	if ok && hp.raw == host {
+	if ok && hp.raw == ep.URL {
 		return hp
 	}
-	hp = hostPortOf(req)
+	hp = hostPortOf(ep.URL)
 	i.hostMu.Lock()
 	if len(i.hosts) >= maxHosts {
 		clear(i.hosts)
 	}
-	i.hosts[endpointID] = hp
+	i.hosts[ep.ID] = hp
 	i.hostMu.Unlock()
 	return hp
 }
 
-func hostPortOf(req *http.Request) hostPort {
-	u := req.URL
-	port, _ := strconv.Atoi(u.Port())
-	if port == 0 {
+func hostPortOf(raw string) hostPort {
+	hp := hostPort{raw: raw}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return hp
+	}
+	hp.host = u.Hostname()
+	hp.port, _ = strconv.Atoi(u.Port())
+	if hp.port == 0 {
 		switch u.Scheme {
 		case "https":
-			port = 443
+			hp.port = 443
 		case "http":
-			port = 80
+			hp.port = 80
 		}
 	}
-	return hostPort{u.Host, u.Hostname(), port}
+	return hp
 }
 
 // startAttemptSpan starts an attempt span: a new root of kind client,
@@ -234,7 +286,7 @@ func hostPortOf(req *http.Request) hostPort {
 // Given the finished attempt a, the span starts at a's start and has the
 // outcome's attributes too; given nil, it starts now. Attributes are set
 // only on a span that records, in one call.
-func (i *Instrumentation) startAttemptSpan(ctx context.Context, d *webhook.Delivery, number int, hp hostPort, a *webhook.Attempt, outcome string) trace.Span {
+func (i *Instrumentation) startAttemptSpan(ctx context.Context, d *webhook.Delivery, number int, a *webhook.Attempt, outcome string) trace.Span {
 	opts := make([]trace.SpanStartOption, 0, 4)
 	opts = append(opts, trace.WithNewRoot(), client)
 	if sc, ok := publishLink(webhook.MessageFromContext(ctx)); ok {
@@ -247,6 +299,7 @@ func (i *Instrumentation) startAttemptSpan(ctx context.Context, d *webhook.Deliv
 	if !span.IsRecording() {
 		return span
 	}
+	hp := i.hostOf(webhook.EndpointFromContext(ctx))
 	attrs := make([]attribute.KeyValue, 0, 9)
 	attrs = append(attrs,
 		semconv.HTTPRequestMethodPost,
@@ -300,13 +353,7 @@ func (i *Instrumentation) endAttemptSpan(ctx context.Context, d *webhook.Deliver
 		}
 	}
 	if span == nil {
-		if publishUnsampled(webhook.MessageFromContext(ctx)) {
-			return // the publish was not sampled: its attempts are not traced either
-		}
-		i.hostMu.RLock()
-		hp := i.hosts[d.EndpointID]
-		i.hostMu.RUnlock()
-		span = i.startAttemptSpan(ctx, d, a.Number, hp, a, outcome)
+		span = i.startAttemptSpan(ctx, d, a.Number, a, outcome)
 	}
 	if outcome != OutcomeSuccess {
 		span.SetStatus(codes.Error, a.Error)
