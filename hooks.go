@@ -97,50 +97,63 @@ func CombineHooks(sets ...Hooks) Hooks {
 			apub = append(apub, h.AfterPublish)
 		}
 	}
-	if len(before) > 0 {
-		out.BeforeAttempt = func(ctx context.Context, req *http.Request, d *Delivery) {
-			for _, f := range before {
+	out.BeforeAttempt = chain(before, func(fs []func(context.Context, *http.Request, *Delivery)) func(context.Context, *http.Request, *Delivery) {
+		return func(ctx context.Context, req *http.Request, d *Delivery) {
+			for _, f := range fs {
 				f(ctx, req, d)
 			}
 		}
-	}
-	if len(after) > 0 {
-		out.AfterAttempt = func(ctx context.Context, d *Delivery, a *Attempt) {
-			for _, f := range after {
+	})
+	out.AfterAttempt = chain(after, func(fs []func(context.Context, *Delivery, *Attempt)) func(context.Context, *Delivery, *Attempt) {
+		return func(ctx context.Context, d *Delivery, a *Attempt) {
+			for _, f := range fs {
 				f(ctx, d, a)
 			}
 		}
-	}
-	if len(failed) > 0 {
-		out.DeliveryFailed = func(ctx context.Context, d *Delivery) {
-			for _, f := range failed {
+	})
+	out.DeliveryFailed = chain(failed, func(fs []func(context.Context, *Delivery)) func(context.Context, *Delivery) {
+		return func(ctx context.Context, d *Delivery) {
+			for _, f := range fs {
 				f(ctx, d)
 			}
 		}
-	}
-	if len(disabled) > 0 {
-		out.EndpointDisabled = func(ctx context.Context, ep *Endpoint, reason string) {
-			for _, f := range disabled {
+	})
+	out.EndpointDisabled = chain(disabled, func(fs []func(context.Context, *Endpoint, string)) func(context.Context, *Endpoint, string) {
+		return func(ctx context.Context, ep *Endpoint, reason string) {
+			for _, f := range fs {
 				f(ctx, ep, reason)
 			}
 		}
-	}
-	if len(bpub) > 0 {
-		out.BeforePublish = func(ctx context.Context, msg *Message) context.Context {
-			for _, f := range bpub {
+	})
+	out.BeforePublish = chain(bpub, func(fs []func(context.Context, *Message) context.Context) func(context.Context, *Message) context.Context {
+		return func(ctx context.Context, msg *Message) context.Context {
+			for _, f := range fs {
 				if c := f(ctx, msg); c != nil {
 					ctx = c
 				}
 			}
 			return ctx
 		}
-	}
-	if len(apub) > 0 {
-		out.AfterPublish = func(ctx context.Context, msg *Message, n int, err error) {
-			for _, f := range apub {
+	})
+	out.AfterPublish = chain(apub, func(fs []func(context.Context, *Message, int, error)) func(context.Context, *Message, int, error) {
+		return func(ctx context.Context, msg *Message, n int, err error) {
+			for _, f := range fs {
 				f(ctx, msg, n, err)
 			}
 		}
-	}
+	})
 	return out
+}
+
+// chain returns nil for no hooks, the hook itself for one (no wrapper to
+// pay for on every call), and all(fs) for several.
+func chain[F any](fs []F, all func([]F) F) F {
+	switch len(fs) {
+	case 0:
+		var none F
+		return none
+	case 1:
+		return fs[0]
+	}
+	return all(fs)
 }

@@ -99,16 +99,14 @@ type Instrumentation struct {
 	endpoint   func(string) string
 	now        func() time.Time
 	meter      metric.Meter
-	published  metric.Int64Counter
-	created    metric.Int64Counter
-	attempts   metric.Int64Counter
+	counters   [numCounters]metric.Int64ObservableCounter // counted in attrOpts.n, reported at collection
 	attemptDur metric.Float64Histogram
 	latency    metric.Float64Histogram
-	failed     metric.Int64Counter
 	disabled   metric.Int64Counter
 
-	optMu sync.RWMutex
-	opts  map[optKey]*attrOpts
+	optMu    sync.RWMutex
+	opts     map[optKey]*attrOpts
+	overflow *attrOpts // the set of every measurement past maxCachedSets
 
 	inflight sync.Map // attemptKey -> *attemptState, with InjectTraceparent
 	started  atomic.Uint64
@@ -119,9 +117,21 @@ type Instrumentation struct {
 	nameMu sync.RWMutex
 	names  map[string]string // event type -> its publish span's name
 
-	mu  sync.Mutex
-	reg metric.Registration // the gauges' callback, once ObserveStore ran
+	mu       sync.Mutex
+	reg      metric.Registration // the gauges' callback, once ObserveStore ran
+	countReg metric.Registration // the counters' callback
 }
+
+// The counters kept in attrOpts.n: an atomic add per measurement, summed
+// by the SDK only at collection, costs a fraction of a synchronous
+// counter's Add on the delivery path.
+const (
+	cPublished = iota
+	cCreated
+	cAttempts
+	cFailed
+	numCounters
+)
 
 // Bucket boundaries, in seconds.
 var (
@@ -159,15 +169,15 @@ func New(opts *Options) (*Instrumentation, error) {
 	var errs []error
 	add := func(err error) { errs = append(errs, err) }
 	var err error
-	i.published, err = m.Int64Counter("hookline.messages.published", metric.WithUnit("{message}"),
-		metric.WithDescription("Messages published, by result (stored, duplicate, error)."))
-	add(err)
-	i.created, err = m.Int64Counter("hookline.deliveries.created", metric.WithUnit("{delivery}"),
-		metric.WithDescription("Deliveries created by publishes (the fan-out)."))
-	add(err)
-	i.attempts, err = m.Int64Counter("hookline.attempts", metric.WithUnit("{attempt}"),
-		metric.WithDescription("Delivery attempts, by outcome."))
-	add(err)
+	for c, def := range [numCounters]struct{ name, unit, desc string }{
+		cPublished: {"hookline.messages.published", "{message}", "Messages published, by result (stored, duplicate, error)."},
+		cCreated:   {"hookline.deliveries.created", "{delivery}", "Deliveries created by publishes (the fan-out)."},
+		cAttempts:  {"hookline.attempts", "{attempt}", "Delivery attempts, by outcome."},
+		cFailed:    {"hookline.deliveries.failed", "{delivery}", "Deliveries that failed for good."},
+	} {
+		i.counters[c], err = m.Int64ObservableCounter(def.name, metric.WithUnit(def.unit), metric.WithDescription(def.desc))
+		add(err)
+	}
 	i.attemptDur, err = m.Float64Histogram("hookline.attempt.duration", metric.WithUnit("s"),
 		metric.WithDescription("Duration of one attempt, connection to the last byte read."),
 		metric.WithExplicitBucketBoundaries(attemptBuckets...))
@@ -176,14 +186,19 @@ func New(opts *Options) (*Instrumentation, error) {
 		metric.WithDescription("Time from publish to the end of the successful attempt."),
 		metric.WithExplicitBucketBoundaries(latencyBuckets...))
 	add(err)
-	i.failed, err = m.Int64Counter("hookline.deliveries.failed", metric.WithUnit("{delivery}"),
-		metric.WithDescription("Deliveries that failed for good."))
-	add(err)
 	i.disabled, err = m.Int64Counter("hookline.endpoints.disabled", metric.WithUnit("{endpoint}"),
 		metric.WithDescription("Endpoints the dispatcher disabled by itself."))
 	add(err)
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("otelwebhook: creating instruments: %w", err)
+	}
+	i.overflow = newAttrOpts(attribute.NewSet(attribute.Bool("otel.metric.overflow", true)))
+	obs := make([]metric.Observable, numCounters)
+	for c := range obs {
+		obs[c] = i.counters[c]
+	}
+	if i.countReg, err = m.RegisterCallback(i.observeCounters, obs...); err != nil {
+		return nil, fmt.Errorf("otelwebhook: registering the counters: %w", err)
 	}
 	return i, nil
 }
@@ -275,22 +290,50 @@ func (i *Instrumentation) ObserveStore(st webhook.Store) error {
 // The hooks stay usable; call it after the dispatcher's Shutdown.
 func (i *Instrumentation) Close() error {
 	i.mu.Lock()
-	reg := i.reg
-	i.reg = nil
+	regs := []metric.Registration{i.reg, i.countReg}
+	i.reg, i.countReg = nil, nil
 	i.mu.Unlock()
 	i.sweep(time.Time{})
-	if reg != nil {
-		return reg.Unregister()
+	var errs []error
+	for _, r := range regs {
+		if r != nil {
+			errs = append(errs, r.Unregister())
+		}
 	}
+	return errors.Join(errs...)
+}
+
+// observeCounters reports every counter's running total, per attribute
+// set, at collection.
+func (i *Instrumentation) observeCounters(_ context.Context, o metric.Observer) error {
+	i.optMu.RLock()
+	defer i.optMu.RUnlock()
+	observe := func(a *attrOpts) {
+		for c := range numCounters {
+			if v := a.n[c].Load(); v > 0 { // counters only grow: 0 means this set never counted here
+				o.ObserveInt64(i.counters[c], v, a.mo)
+			}
+		}
+	}
+	for _, a := range i.opts {
+		observe(a)
+	}
+	observe(i.overflow)
 	return nil
 }
 
-// attrOpts are a measurement's attribute set, as ready-made option slices
-// for Add and Record: built once per distinct set and cached, so recording
-// allocates nothing.
+// attrOpts are a measurement's attribute set, as a ready-made option for
+// Record and the counts of the counters that use it: built once per
+// distinct set and cached, so measuring allocates nothing.
 type attrOpts struct {
-	add []metric.AddOption
-	rec []metric.RecordOption
+	mo  metric.MeasurementOption // for observations
+	rec []metric.RecordOption    // for Record, without a slice per call
+	n   [numCounters]atomic.Int64
+}
+
+func newAttrOpts(set attribute.Set) *attrOpts {
+	mo := metric.WithAttributeSet(set)
+	return &attrOpts{mo: mo, rec: []metric.RecordOption{mo}}
 }
 
 // metricAttrs is kv plus hookline.endpoint when EndpointLabel gives one.
@@ -321,13 +364,16 @@ func (i *Instrumentation) cached(k optKey, set func() attribute.Set) *attrOpts {
 	if ok {
 		return o
 	}
-	mo := metric.WithAttributeSet(set())
-	o = &attrOpts{add: []metric.AddOption{mo}, rec: []metric.RecordOption{mo}}
 	i.optMu.Lock()
-	if len(i.opts) < maxCachedSets {
-		i.opts[k] = o
+	defer i.optMu.Unlock()
+	if o, ok := i.opts[k]; ok { // another goroutine made it meanwhile
+		return o
 	}
-	i.optMu.Unlock()
+	if len(i.opts) >= maxCachedSets {
+		return i.overflow
+	}
+	o = newAttrOpts(set())
+	i.opts[k] = o
 	return o
 }
 
@@ -336,12 +382,13 @@ type optKey struct {
 	value, label string
 }
 
-// maxCachedSets bounds the attribute-set cache should a host's labels or
-// event types prove many after all.
+// maxCachedSets bounds the attribute sets should a host's labels or event
+// types prove many after all; measurements past it go to one set marked
+// otel.metric.overflow=true, as the SDK does past its cardinality limit.
 const maxCachedSets = 4096
 
 func (i *Instrumentation) deliveryFailed(ctx context.Context, d *webhook.Delivery) {
-	i.failed.Add(ctx, 1, i.metricAttrs(d.EndpointID, AttrEventType.String(d.EventType)).add...)
+	i.metricAttrs(d.EndpointID, AttrEventType.String(d.EventType)).n[cFailed].Add(1)
 }
 
 func (i *Instrumentation) endpointDisabled(ctx context.Context, ep *webhook.Endpoint, _ string) {

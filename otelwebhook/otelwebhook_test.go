@@ -601,3 +601,35 @@ func TestSamplerSeesTheLink(t *testing.T) {
 	require.Len(t, atts, 1, "only the attempt linked to a sampled publish")
 	assert.Equal(t, traced.ID, attrOf(atts[0], otelwebhook.AttrMessageID).AsString())
 }
+
+// TestCounterOverflowAndClose: past the cap on attribute sets, counts go to
+// one set marked otel.metric.overflow, none lost; counters are monotonic
+// cumulative sums; after Close nothing is observed any more.
+func TestCounterOverflowAndClose(t *testing.T) {
+	t.Parallel()
+	tm := newTelemetry(t)
+	opts := *tm.opts
+	opts.EndpointLabel = func(id string) string { return id } // one set per endpoint: many
+	inst, err := otelwebhook.New(&opts)
+	require.NoError(t, err)
+	h := inst.Hooks()
+	const n = 5000 // past the cap of 4096 sets
+	for k := range n {
+		d := &webhook.Delivery{ID: "dlv_" + strconv.Itoa(k), EndpointID: "ep_" + strconv.Itoa(k), EventType: "order.placed", State: webhook.StatePending, Attempts: 1}
+		h.AfterAttempt(context.Background(), d, &webhook.Attempt{Number: 1, StatusCode: 500, StartedAt: time.Now(), Duration: time.Millisecond})
+	}
+	ms := tm.metrics(t)
+	s, ok := ms["hookline.attempts"].(metricdata.Sum[int64])
+	require.True(t, ok)
+	assert.True(t, s.IsMonotonic)
+	assert.Equal(t, metricdata.CumulativeTemporality, s.Temporality)
+	assert.Equal(t, int64(n), sum(t, ms, "hookline.attempts"), "no attempt lost")
+	over := sum(t, ms, "hookline.attempts", attribute.Bool("otel.metric.overflow", true))
+	assert.Positive(t, over)
+	assert.Less(t, over, int64(n))
+	assert.Equal(t, uint64(n), histCount(t, ms, "hookline.attempt.duration"))
+
+	require.NoError(t, inst.Close())
+	_, ok = tm.metrics(t)["hookline.attempts"]
+	assert.False(t, ok, "no observation after Close")
+}

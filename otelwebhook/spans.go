@@ -198,9 +198,9 @@ func (i *Instrumentation) afterPublish(ctx context.Context, msg *webhook.Message
 		span.SetAttributes(attrs...)
 	}
 	span.End()
-	i.published.Add(ctx, 1, i.publishAttrs(msg.Type, result).add...)
+	i.publishAttrs(msg.Type, result).n[cPublished].Add(1)
 	if deliveries > 0 {
-		i.created.Add(ctx, int64(deliveries), i.metricAttrs("", AttrEventType.String(msg.Type)).add...)
+		i.metricAttrs("", AttrEventType.String(msg.Type)).n[cCreated].Add(int64(deliveries))
 	}
 }
 
@@ -380,7 +380,7 @@ func (i *Instrumentation) afterAttempt(ctx context.Context, d *webhook.Delivery,
 	outcome := Outcome(a)
 	i.endAttemptSpan(ctx, d, a, outcome)
 	set := i.metricAttrs(d.EndpointID, AttrOutcome.String(outcome))
-	i.attempts.Add(ctx, 1, set.add...)
+	set.n[cAttempts].Add(1)
 	i.attemptDur.Record(ctx, a.Duration.Seconds(), set.rec...)
 	if d.State == webhook.StateSucceeded {
 		if msg := webhook.MessageFromContext(ctx); msg != nil && !msg.CreatedAt.IsZero() {
