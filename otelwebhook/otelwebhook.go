@@ -8,10 +8,11 @@
 //	d, err := webhook.New(cfg)
 //	defer inst.Close()
 //
-// Traces: each publish is a producer span whose W3C trace context is stored
-// in the message's Metadata ("traceparent", "tracestate"), so each attempt,
-// made by any instance however much later, starts a client span of its own
-// trace linked to the publish span. Metrics are named hookline.* and carry
+// Traces: each publish is a producer span; when it is sampled, its W3C
+// trace context is stored in the message's Metadata ("traceparent",
+// "tracestate"), so each attempt, made by any instance however much later,
+// starts a client span of its own trace linked to the publish span. Every
+// span is put to the tracer provider's sampler. Metrics are named hookline.* and carry
 // only low-cardinality attributes. docs/OBSERVABILITY.md lists every span,
 // metric and attribute.
 package otelwebhook

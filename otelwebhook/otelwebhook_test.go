@@ -556,30 +556,39 @@ func TestUnsampledPublish(t *testing.T) {
 	assert.ElementsMatch(t, []string{bare.ID, unsampled.ID}, ids)
 }
 
-// linkSampler samples publish spans and the spans linked to a sampled
-// span: what a host wanting every attempt of a sampled publish would
-// configure (see docs/OBSERVABILITY.md).
-type linkSampler struct{}
+// followLinks is the sampler docs/OBSERVABILITY.md gives hosts that want
+// every attempt of a sampled publish: it samples a span linked to a
+// sampled span and defers to the wrapped sampler otherwise.
+type followLinks struct{ sdktrace.Sampler }
 
-func (linkSampler) ShouldSample(p sdktrace.SamplingParameters) sdktrace.SamplingResult {
+func (s followLinks) ShouldSample(p sdktrace.SamplingParameters) sdktrace.SamplingResult {
 	for _, l := range p.Links {
 		if l.SpanContext.IsSampled() {
-			return sdktrace.SamplingResult{Decision: sdktrace.RecordAndSample}
+			return sdktrace.SamplingResult{Decision: sdktrace.RecordAndSample,
+				Tracestate: trace.SpanContextFromContext(p.ParentContext).TraceState()}
 		}
 	}
-	if p.Kind == trace.SpanKindProducer {
-		return sdktrace.SamplingResult{Decision: sdktrace.RecordAndSample}
-	}
-	return sdktrace.SamplingResult{Decision: sdktrace.Drop}
+	return s.Sampler.ShouldSample(p)
 }
-func (linkSampler) Description() string { return "linkSampler" }
+
+// dropClients samples every span but the attempt spans.
+type dropClients struct{}
+
+func (dropClients) ShouldSample(p sdktrace.SamplingParameters) sdktrace.SamplingResult {
+	if p.Kind == trace.SpanKindClient {
+		return sdktrace.SamplingResult{Decision: sdktrace.Drop}
+	}
+	return sdktrace.SamplingResult{Decision: sdktrace.RecordAndSample}
+}
+func (dropClients) Description() string { return "dropClients" }
 
 // TestSamplerSeesTheLink: the link is there when the sampler decides, so
-// a sampler can follow the publish's decision.
+// a sampler (followLinks, over one that drops every attempt span) can
+// follow the publish's decision.
 func TestSamplerSeesTheLink(t *testing.T) {
 	t.Parallel()
 	sr := tracetest.NewSpanRecorder()
-	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(sr), sdktrace.WithSampler(linkSampler{}))
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(sr), sdktrace.WithSampler(followLinks{dropClients{}}))
 	t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
 	tm := &telemetry{spans: sr, opts: &otelwebhook.Options{TracerProvider: tp}}
 	st := webhook.NewMemoryStore()
