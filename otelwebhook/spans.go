@@ -355,6 +355,10 @@ func (i *Instrumentation) endAttemptSpan(ctx context.Context, d *webhook.Deliver
 	if span == nil {
 		span = i.startAttemptSpan(ctx, d, a.Number, a, outcome)
 	}
+	if !span.IsRecording() {
+		span.End() // a no-op for the SDK's unsampled spans, but a span may do more
+		return
+	}
 	if outcome != OutcomeSuccess {
 		span.SetStatus(codes.Error, a.Error)
 	}
