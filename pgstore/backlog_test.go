@@ -112,7 +112,7 @@ func TestBacklogMigrationCountsExisting(t *testing.T) {
 
 	// Undo 0005 by hand, then migrate again.
 	sch := quote(s.Schema())
-	_, err = pool.Exec(ctx, `DROP TABLE `+sch+`.backlog; DROP SEQUENCE `+sch+`.backlog_extra;
+	_, err = pool.Exec(ctx, `DROP TABLE `+sch+`.backlog;
 		DROP FUNCTION `+sch+`.backlog_count() CASCADE; DROP FUNCTION `+sch+`.backlog_reset() CASCADE;
 		DROP FUNCTION `+sch+`.backlog_add(bigint, bigint);
 		DELETE FROM `+sch+`.schema_migrations WHERE version = 5`)
