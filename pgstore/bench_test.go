@@ -387,3 +387,65 @@ func TestBenchClaimSkip(t *testing.T) {
 		t.Logf("skip %v: Claim(64) with 100k due deliveries of ep_slow ahead: median %s (min %s)", skip, ds[2], ds[0])
 	}
 }
+
+// TestBenchBacklog measures Backlog with 100,000 pending deliveries beside
+// 100,000 finished ones (after VACUUM ANALYZE), then again after half the
+// pending ones finished without a vacuum since, which leaves dead entries
+// at the head of the index OldestDue reads.
+func TestBenchBacklog(t *testing.T) {
+	pool := benchOnly(t)
+	ctx := context.Background()
+	store := newSchemaStore(t, pool, nil)
+	sch := quote(store.Schema())
+	now := time.Now()
+	ep := &webhook.Endpoint{ID: "ep_0", URL: "https://example.com/", Secret: webhook.NewSecret(), CreatedAt: now, UpdatedAt: now}
+	require.NoError(t, store.CreateEndpoint(ctx, ep))
+	const n = 100_000
+	loadDeliveries(t, pool, sch, ep.ID, "pending", 1, n)
+	loadDeliveries(t, pool, sch, ep.ID, "succeeded", n+1, n)
+	mustExec(t, pool, "VACUUM ANALYZE "+sch+".deliveries, "+sch+".messages, "+sch+".backlog")
+	measure := func(phase string, wantPending int) {
+		const calls = 200
+		ds := make([]time.Duration, calls)
+		var b webhook.Backlog
+		for i := range ds {
+			start := time.Now()
+			var err error
+			b, err = store.Backlog(ctx)
+			ds[i] = time.Since(start)
+			require.NoError(t, err)
+		}
+		require.Equal(t, wantPending, b.Pending)
+		require.False(t, b.OldestDue.IsZero())
+		first := ds[0]
+		slices.Sort(ds)
+		t.Logf("%s: Backlog %+v: first call %s, median %s, p95 %s over %d calls", phase, b,
+			first, ds[calls/2], ds[calls*95/100], calls)
+	}
+	measure("100k pending, 100k finished, vacuumed", n)
+	var plan strings.Builder
+	rows, err := pool.Query(ctx, "EXPLAIN (ANALYZE, BUFFERS) "+pgstore.BacklogSQL(store))
+	require.NoError(t, err)
+	for rows.Next() {
+		var line string
+		require.NoError(t, rows.Scan(&line))
+		plan.WriteString("\n\t" + line)
+	}
+	require.NoError(t, rows.Err())
+	t.Logf("plan:%s", plan.String())
+
+	// Finish the 50,000 earliest due, without vacuuming.
+	for done := 0; done < n/2; {
+		cs, err := store.Claim(ctx, webhook.ClaimParams{Owner: "b", Now: now, Limit: 1000, Lease: time.Minute})
+		require.NoError(t, err)
+		require.NotEmpty(t, cs)
+		recs := make([]webhook.Record, len(cs))
+		for i, c := range cs {
+			recs[i] = webhook.Record{DeliveryID: c.Delivery.ID, Lease: c.Lease, Now: now, State: webhook.StateSucceeded}
+		}
+		_, err = store.Record(ctx, recs)
+		require.NoError(t, err)
+		done += len(cs)
+	}
+	measure("after finishing 50k without VACUUM", n/2)
+}

@@ -11,6 +11,7 @@ type queries struct {
 	getDelivery                                                 string
 	requeueOne, requeueEndpoint                                 string
 	purge                                                       string
+	backlog, backlogFold                                        string
 	schema                                                      string
 }
 
@@ -172,5 +173,18 @@ SELECT ord FROM u`)
 	RETURNING 1
 )
 SELECT (SELECT count(*) FROM del), (SELECT count(*) FROM lone)`)
+
+	// Backlog: the counters' sum, how many rows of deltas wait to be
+	// folded, and the earliest claim time of a pending delivery, read as
+	// the first entry of the partial index deliveries_claim.
+	q.backlog = r.Replace(`SELECT coalesce(sum(b.pending), 0)::bigint, coalesce(sum(b.retrying), 0)::bigint,
+	count(*) FILTER (WHERE b.slot >= 16),
+	(SELECT min(d.claim_at) FROM {{S}}.deliveries d WHERE d.state = 'pending')
+FROM {{S}}.backlog b`)
+	// The fold moves the delta rows (slot 16 up) into the slots, leaving
+	// the total as it was. Two folds at once delete each row once: the
+	// second waits for the first's row locks and then finds them gone.
+	q.backlogFold = r.Replace(`WITH x AS (DELETE FROM {{S}}.backlog WHERE slot >= 16 RETURNING pending, retrying)
+SELECT {{S}}.backlog_add(coalesce(sum(x.pending), 0)::bigint, coalesce(sum(x.retrying), 0)::bigint) FROM x`)
 	return q
 }

@@ -71,7 +71,8 @@ type Options struct {
 }
 
 // Store is a webhook.Store on PostgreSQL. It also implements
-// webhook.Notifier (LISTEN/NOTIFY) and webhook.TxInserter (for pgx.Tx).
+// webhook.Notifier (LISTEN/NOTIFY), webhook.TxInserter (for pgx.Tx) and
+// webhook.BacklogCounter (counters kept by triggers).
 // Create it with New, create its tables with Migrate, and Close it to stop
 // its listener. Safe for concurrent use, and by several processes at once.
 type Store struct {
@@ -104,6 +105,7 @@ var (
 	_ webhook.TxInserter = (*Store)(nil)
 
 	_ webhook.EndpointMatcher = (*Store)(nil)
+	_ webhook.BacklogCounter  = (*Store)(nil)
 )
 
 // New returns a Store using pool, with its tables in opts.Schema. It does
