@@ -105,8 +105,13 @@ type Instrumentation struct {
 	latency    metric.Float64Histogram
 	disabled   metric.Int64Counter
 
-	optMu    sync.RWMutex
-	opts     map[optKey]*attrOpts
+	// opts caches attribute sets (optKey -> *attrOpts). A sync.Map: its
+	// reads, two or three per delivery from every worker, write no shared
+	// memory, where an RWMutex's RLock would bounce a cache line between
+	// cores. optN counts its entries, for the cap; optMu serialises adds.
+	opts     sync.Map
+	optN     atomic.Int64
+	optMu    sync.Mutex
 	overflow *attrOpts // the set of every measurement past maxCachedSets
 
 	inflight sync.Map // attemptKey -> *attemptState, with InjectTraceparent
@@ -115,8 +120,8 @@ type Instrumentation struct {
 	hostMu sync.RWMutex
 	hosts  map[string]hostPort // endpoint ID -> its URL's host and port
 
-	nameMu sync.RWMutex
-	names  map[string]string // event type -> its publish span's name
+	names sync.Map // event type -> its publish span's name
+	nameN atomic.Int64
 
 	mu       sync.Mutex
 	reg      metric.Registration // the gauges' callback, once ObserveStore ran
@@ -161,9 +166,7 @@ func New(opts *Options) (*Instrumentation, error) {
 		inject:   o.InjectTraceparent,
 		endpoint: o.EndpointLabel,
 		now:      o.Now,
-		opts:     map[optKey]*attrOpts{},
 		hosts:    map[string]hostPort{},
-		names:    map[string]string{},
 		meter:    o.MeterProvider.Meter(ScopeName, metric.WithSchemaURL(semconv.SchemaURL)),
 	}
 	m := i.meter
@@ -307,8 +310,6 @@ func (i *Instrumentation) Close() error {
 // observeCounters reports every counter's running total, per attribute
 // set, at collection.
 func (i *Instrumentation) observeCounters(_ context.Context, o metric.Observer) error {
-	i.optMu.RLock()
-	defer i.optMu.RUnlock()
 	observe := func(a *attrOpts) {
 		for c := range numCounters {
 			if v := a.n[c].Load(); v > 0 { // counters only grow: 0 means this set never counted here
@@ -316,9 +317,10 @@ func (i *Instrumentation) observeCounters(_ context.Context, o metric.Observer) 
 			}
 		}
 	}
-	for _, a := range i.opts {
-		observe(a)
-	}
+	i.opts.Range(func(_, a any) bool {
+		observe(a.(*attrOpts))
+		return true
+	})
 	observe(i.overflow)
 	return nil
 }
@@ -359,22 +361,20 @@ func (i *Instrumentation) publishAttrs(eventType, result string) *attrOpts {
 }
 
 func (i *Instrumentation) cached(k optKey, set func() attribute.Set) *attrOpts {
-	i.optMu.RLock()
-	o, ok := i.opts[k]
-	i.optMu.RUnlock()
-	if ok {
-		return o
+	if o, ok := i.opts.Load(k); ok {
+		return o.(*attrOpts)
 	}
 	i.optMu.Lock()
 	defer i.optMu.Unlock()
-	if o, ok := i.opts[k]; ok { // another goroutine made it meanwhile
-		return o
+	if o, ok := i.opts.Load(k); ok { // another goroutine made it meanwhile
+		return o.(*attrOpts)
 	}
-	if len(i.opts) >= maxCachedSets {
+	if i.optN.Load() >= maxCachedSets {
 		return i.overflow
 	}
-	o = newAttrOpts(set())
-	i.opts[k] = o
+	o := newAttrOpts(set())
+	i.opts.Store(k, o)
+	i.optN.Add(1)
 	return o
 }
 

@@ -79,18 +79,15 @@ func (i *Instrumentation) beforePublish(ctx context.Context, msg *webhook.Messag
 
 // publishName returns "publish <event type>", built once per event type.
 func (i *Instrumentation) publishName(eventType string) string {
-	i.nameMu.RLock()
-	n, ok := i.names[eventType]
-	i.nameMu.RUnlock()
-	if ok {
-		return n
+	if n, ok := i.names.Load(eventType); ok {
+		return n.(string)
 	}
-	n = "publish " + eventType
-	i.nameMu.Lock()
-	if len(i.names) < maxCachedSets {
-		i.names[eventType] = n
+	n := "publish " + eventType
+	if i.nameN.Load() < maxCachedSets { // past the cap, names are built each time
+		if _, loaded := i.names.LoadOrStore(eventType, n); !loaded {
+			i.nameN.Add(1)
+		}
 	}
-	i.nameMu.Unlock()
 	return n
 }
 
