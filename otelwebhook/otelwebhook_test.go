@@ -642,3 +642,31 @@ func TestCounterOverflowAndClose(t *testing.T) {
 	_, ok = tm.metrics(t)["hookline.attempts"]
 	assert.False(t, ok, "no observation after Close")
 }
+
+// TestAttemptIsRootWhenStartHadASpan: a span in the context given to
+// Start reaches the workers' context; attempt spans still start traces of
+// their own.
+func TestAttemptIsRootWhenStartHadASpan(t *testing.T) {
+	t.Parallel()
+	tm := newTelemetry(t)
+	cfg := baseConfig(webhook.NewMemoryStore())
+	inst, err := otelwebhook.Instrument(&cfg, tm.opts)
+	require.NoError(t, err)
+	d, err := webhook.New(cfg)
+	require.NoError(t, err)
+	startCtx, startSpan := tm.opts.TracerProvider.Tracer("test").Start(context.Background(), "app start")
+	require.NoError(t, d.Start(startCtx))
+	startSpan.End()
+	t.Cleanup(func() {
+		assert.NoError(t, d.Shutdown(context.Background()))
+		assert.NoError(t, inst.Close())
+	})
+	rcv := webhooktest.NewReceiver(t)
+	require.NoError(t, d.CreateEndpoint(context.Background(), &webhook.Endpoint{URL: rcv.URL}))
+	msg, err := d.Publish(context.Background(), orderPlaced{}, nil)
+	require.NoError(t, err)
+	waitState(t, d, msg.ID, webhook.StateSucceeded)
+	att := waitSpans(t, tm.spans, trace.SpanKindClient, 1)[0]
+	assert.False(t, att.Parent().IsValid(), "not a child of the span Start's context held")
+	assert.NotEqual(t, startSpan.SpanContext().TraceID(), att.SpanContext().TraceID())
+}

@@ -285,7 +285,13 @@ func hostPortOf(raw string) hostPort {
 // only on a span that records, in one call.
 func (i *Instrumentation) startAttemptSpan(ctx context.Context, d *webhook.Delivery, number int, a *webhook.Attempt, outcome string) trace.Span {
 	opts := make([]trace.SpanStartOption, 0, 4)
-	opts = append(opts, trace.WithNewRoot(), client)
+	opts = append(opts, client)
+	if trace.SpanContextFromContext(ctx).IsValid() {
+		// A span in the dispatcher's context (from the one Start got) must
+		// not become the parent. Without one the span is a root anyway, and
+		// WithNewRoot would cost the SDK a context more.
+		opts = append(opts, trace.WithNewRoot())
+	}
 	if sc, ok := publishLink(webhook.MessageFromContext(ctx)); ok {
 		opts = append(opts, trace.WithLinks(trace.Link{SpanContext: sc}))
 	}
