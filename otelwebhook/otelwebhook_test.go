@@ -504,16 +504,35 @@ func TestTraceStateTravels(t *testing.T) {
 	}
 }
 
-// dropPublishes samples every span but the publish spans.
-type dropPublishes struct{}
+// dropKind samples every span but those of one kind.
+type dropKind trace.SpanKind
 
-func (dropPublishes) ShouldSample(p sdktrace.SamplingParameters) sdktrace.SamplingResult {
-	if p.Kind == trace.SpanKindProducer {
+func (k dropKind) ShouldSample(p sdktrace.SamplingParameters) sdktrace.SamplingResult {
+	if p.Kind == trace.SpanKind(k) {
 		return sdktrace.SamplingResult{Decision: sdktrace.Drop}
 	}
 	return sdktrace.SamplingResult{Decision: sdktrace.RecordAndSample}
 }
-func (dropPublishes) Description() string { return "dropPublishes" }
+func (k dropKind) Description() string { return "drop " + trace.SpanKind(k).String() }
+
+// sampledBy returns telemetry whose tracer provider samples with s, the
+// store behind it with one endpoint, and a message published there
+// without instrumentation (so without trace context).
+func sampledBy(t *testing.T, s sdktrace.Sampler) (*telemetry, webhook.Store, *webhook.Message) {
+	t.Helper()
+	sr := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(sr), sdktrace.WithSampler(s))
+	t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
+	st := webhook.NewMemoryStore()
+	t.Cleanup(func() { st.Close() })
+	rcv := webhooktest.NewReceiver(t)
+	plain, err := webhook.New(baseConfig(st))
+	require.NoError(t, err)
+	require.NoError(t, plain.CreateEndpoint(context.Background(), &webhook.Endpoint{URL: rcv.URL}))
+	bare, err := plain.Publish(context.Background(), orderPlaced{OrderID: "bare"}, nil)
+	require.NoError(t, err)
+	return &telemetry{spans: sr, opts: &otelwebhook.Options{TracerProvider: tp}}, st, bare
+}
 
 // TestUnsampledPublish: a publish the sampler drops stores no trace
 // context, and its attempts are still put to the sampler, as spans of
@@ -521,21 +540,7 @@ func (dropPublishes) Description() string { return "dropPublishes" }
 // instrumentation.
 func TestUnsampledPublish(t *testing.T) {
 	t.Parallel()
-	sr := tracetest.NewSpanRecorder()
-	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(sr), sdktrace.WithSampler(dropPublishes{}))
-	t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
-	tm := &telemetry{spans: sr, opts: &otelwebhook.Options{TracerProvider: tp}}
-	st := webhook.NewMemoryStore()
-	t.Cleanup(func() { st.Close() })
-	rcv := webhooktest.NewReceiver(t)
-
-	// An uninstrumented publisher: no traceparent in the message.
-	plain, err := webhook.New(baseConfig(st))
-	require.NoError(t, err)
-	require.NoError(t, plain.CreateEndpoint(context.Background(), &webhook.Endpoint{URL: rcv.URL}))
-	bare, err := plain.Publish(context.Background(), orderPlaced{OrderID: "bare"}, nil)
-	require.NoError(t, err)
-
+	tm, st, bare := sampledBy(t, dropKind(trace.SpanKindProducer))
 	d, _ := start(t, baseConfig(st), tm)
 	unsampled, err := d.Publish(context.Background(), orderPlaced{OrderID: "unsampled"}, nil)
 	require.NoError(t, err)
@@ -546,7 +551,7 @@ func TestUnsampledPublish(t *testing.T) {
 	waitState(t, d, bare.ID, webhook.StateSucceeded)
 	waitState(t, d, unsampled.ID, webhook.StateSucceeded)
 	require.NoError(t, d.Shutdown(context.Background())) // every hook has run
-	atts := spansOfKind(sr.Ended(), trace.SpanKindClient)
+	atts := spansOfKind(tm.spans.Ended(), trace.SpanKindClient)
 	require.Len(t, atts, 2, "both attempts were put to the sampler, which samples client spans")
 	var ids []string
 	for _, s := range atts {
@@ -571,42 +576,19 @@ func (s followLinks) ShouldSample(p sdktrace.SamplingParameters) sdktrace.Sampli
 	return s.Sampler.ShouldSample(p)
 }
 
-// dropClients samples every span but the attempt spans.
-type dropClients struct{}
-
-func (dropClients) ShouldSample(p sdktrace.SamplingParameters) sdktrace.SamplingResult {
-	if p.Kind == trace.SpanKindClient {
-		return sdktrace.SamplingResult{Decision: sdktrace.Drop}
-	}
-	return sdktrace.SamplingResult{Decision: sdktrace.RecordAndSample}
-}
-func (dropClients) Description() string { return "dropClients" }
-
 // TestSamplerSeesTheLink: the link is there when the sampler decides, so
 // a sampler (followLinks, over one that drops every attempt span) can
 // follow the publish's decision.
 func TestSamplerSeesTheLink(t *testing.T) {
 	t.Parallel()
-	sr := tracetest.NewSpanRecorder()
-	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(sr), sdktrace.WithSampler(followLinks{dropClients{}}))
-	t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
-	tm := &telemetry{spans: sr, opts: &otelwebhook.Options{TracerProvider: tp}}
-	st := webhook.NewMemoryStore()
-	t.Cleanup(func() { st.Close() })
-	rcv := webhooktest.NewReceiver(t)
-	plain, err := webhook.New(baseConfig(st))
-	require.NoError(t, err)
-	require.NoError(t, plain.CreateEndpoint(context.Background(), &webhook.Endpoint{URL: rcv.URL}))
-	bare, err := plain.Publish(context.Background(), orderPlaced{OrderID: "bare"}, nil)
-	require.NoError(t, err)
-
+	tm, st, bare := sampledBy(t, followLinks{dropKind(trace.SpanKindClient)})
 	d, _ := start(t, baseConfig(st), tm)
 	traced, err := d.Publish(context.Background(), orderPlaced{OrderID: "traced"}, nil)
 	require.NoError(t, err)
 	waitState(t, d, bare.ID, webhook.StateSucceeded)
 	waitState(t, d, traced.ID, webhook.StateSucceeded)
 	require.NoError(t, d.Shutdown(context.Background()))
-	atts := spansOfKind(sr.Ended(), trace.SpanKindClient)
+	atts := spansOfKind(tm.spans.Ended(), trace.SpanKindClient)
 	require.Len(t, atts, 1, "only the attempt linked to a sampled publish")
 	assert.Equal(t, traced.ID, attrOf(atts[0], otelwebhook.AttrMessageID).AsString())
 }
