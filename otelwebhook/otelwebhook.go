@@ -105,14 +105,8 @@ type Instrumentation struct {
 	latency    metric.Float64Histogram
 	disabled   metric.Int64Counter
 
-	// opts caches attribute sets (optKey -> *attrOpts). A sync.Map: its
-	// reads, two or three per delivery from every worker, write no shared
-	// memory, where an RWMutex's RLock would bounce a cache line between
-	// cores. optN counts its entries, for the cap; optMu serialises adds.
-	opts     sync.Map
-	optN     atomic.Int64
-	optMu    sync.Mutex
-	overflow *attrOpts // the set of every measurement past maxCachedSets
+	opts     capCache[optKey, *attrOpts] // the attribute sets measured
+	overflow *attrOpts                   // the set of every measurement past maxCachedSets
 
 	inflight sync.Map // attemptKey -> *attemptState, with InjectTraceparent
 	started  atomic.Uint64
@@ -120,8 +114,7 @@ type Instrumentation struct {
 	hostMu sync.RWMutex
 	hosts  map[string]hostPort // endpoint ID -> its URL's host and port
 
-	names sync.Map // event type -> its publish span's name
-	nameN atomic.Int64
+	names capCache[string, string] // event type -> its publish span's name
 
 	mu       sync.Mutex
 	reg      metric.Registration // the gauges' callback, once ObserveStore ran
@@ -317,10 +310,7 @@ func (i *Instrumentation) observeCounters(_ context.Context, o metric.Observer) 
 			}
 		}
 	}
-	i.opts.Range(func(_, a any) bool {
-		observe(a.(*attrOpts))
-		return true
-	})
+	i.opts.each(observe)
 	observe(i.overflow)
 	return nil
 }
@@ -361,21 +351,44 @@ func (i *Instrumentation) publishAttrs(eventType, result string) *attrOpts {
 }
 
 func (i *Instrumentation) cached(k optKey, set func() attribute.Set) *attrOpts {
-	if o, ok := i.opts.Load(k); ok {
-		return o.(*attrOpts)
+	return i.opts.get(k, func() *attrOpts { return newAttrOpts(set()) }, func() *attrOpts { return i.overflow })
+}
+
+// capCache is a cache of at most maxCachedSets entries. Its reads, several
+// per delivery from every worker, go through a sync.Map and write no shared
+// memory, where an RWMutex's RLock would bounce a cache line between cores.
+type capCache[K comparable, V any] struct {
+	m  sync.Map
+	mu sync.Mutex // serialises adds
+	n  int        // entries, under mu
+}
+
+// get returns k's value, made by mk and kept on first use; once the cache
+// is full, a value not in it comes from full and is not kept.
+func (c *capCache[K, V]) get(k K, mk, full func() V) V {
+	if v, ok := c.m.Load(k); ok {
+		return v.(V)
 	}
-	i.optMu.Lock()
-	defer i.optMu.Unlock()
-	if o, ok := i.opts.Load(k); ok { // another goroutine made it meanwhile
-		return o.(*attrOpts)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if v, ok := c.m.Load(k); ok { // another goroutine made it meanwhile
+		return v.(V)
 	}
-	if i.optN.Load() >= maxCachedSets {
-		return i.overflow
+	if c.n >= maxCachedSets {
+		return full()
 	}
-	o := newAttrOpts(set())
-	i.opts.Store(k, o)
-	i.optN.Add(1)
-	return o
+	v := mk()
+	c.m.Store(k, v)
+	c.n++
+	return v
+}
+
+// each calls f with every value kept.
+func (c *capCache[K, V]) each(f func(V)) {
+	c.m.Range(func(_, v any) bool {
+		f(v.(V))
+		return true
+	})
 }
 
 type optKey struct {

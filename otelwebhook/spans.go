@@ -79,16 +79,8 @@ func (i *Instrumentation) beforePublish(ctx context.Context, msg *webhook.Messag
 
 // publishName returns "publish <event type>", built once per event type.
 func (i *Instrumentation) publishName(eventType string) string {
-	if n, ok := i.names.Load(eventType); ok {
-		return n.(string)
-	}
-	n := "publish " + eventType
-	if i.nameN.Load() < maxCachedSets { // past the cap, names are built each time
-		if _, loaded := i.names.LoadOrStore(eventType, n); !loaded {
-			i.nameN.Add(1)
-		}
-	}
-	return n
+	mk := func() string { return "publish " + eventType }
+	return i.names.get(eventType, mk, mk) // past the cap, names are built each time
 }
 
 var producer = trace.WithSpanKind(trace.SpanKindProducer)
