@@ -93,7 +93,6 @@ func validateMetadata(m map[string]string) error {
 
 // prepare validates a publish and builds the message and its deliveries.
 func (d *Dispatcher) prepare(pctx *publishCtx, ev Event, opts *PublishOpts) (*Message, []*Delivery, error) {
-	ctx := pctx.ctx
 	if ev == nil {
 		return nil, nil, invalid("event", "nil; pass a value with an EventType method")
 	}
@@ -129,14 +128,13 @@ func (d *Dispatcher) prepare(pctx *publishCtx, ev Event, opts *PublishOpts) (*Me
 	if err := d.beforePublish(pctx, msg); err != nil {
 		return nil, nil, err
 	}
-	ctx = pctx.ctx
 	payload, err := d.cfg.Envelope(msg, data)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: the envelope failed: %v", ErrInvalid, err)
 	}
 	msg.Payload = payload
 
-	eps, err := d.subscribers(ctx, o.Tenant, typ)
+	eps, err := d.subscribers(pctx.ctx, o.Tenant, typ)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -244,22 +242,24 @@ func (d *Dispatcher) Publish(ctx context.Context, ev Event, opts *PublishOpts) (
 
 // PublishTx is Publish inside the caller's transaction tx: the message and
 // its deliveries commit or roll back with the caller's own writes, and are
-// delivered only once committed. The store must implement TxInserter for
-// tx's type (pgstore does for pgx.Tx); otherwise it returns
-// ErrTxUnsupported. A duplicate ID returns ErrDuplicate, since the
-// transaction is then the caller's to roll back or go on with.
+// delivered only once committed. The store must implement TxInserter[TTx]
+// for tx's type (pgstore implements TxInserter[pgx.Tx]); otherwise it
+// returns ErrTxUnsupported naming both types. A duplicate ID returns
+// ErrDuplicate, since the transaction is then the caller's to roll back or
+// go on with.
 func PublishTx[TTx any](ctx context.Context, d *Dispatcher, tx TTx, ev Event, opts *PublishOpts) (*Message, error) {
 	if d.closed.Load() {
 		return nil, ErrClosed
 	}
-	ti, ok := d.store.(TxInserter)
+	ti, ok := d.store.(TxInserter[TTx])
 	if !ok {
-		return nil, fmt.Errorf("%w: %T has no InsertMessageTx", ErrTxUnsupported, d.store)
+		return nil, fmt.Errorf("%w: %T implements no TxInserter[%v]; pass the transaction as the type the store takes (pgstore: pgx.Tx)",
+			ErrTxUnsupported, d.store, reflect.TypeFor[TTx]())
 	}
 	pctx := &publishCtx{ctx: ctx}
 	msg, ds, err := d.prepare(pctx, ev, opts)
 	if err == nil {
-		err = ti.InsertMessageTx(pctx.ctx, any(tx), msg, ds)
+		err = ti.InsertMessageTx(pctx.ctx, tx, msg, ds)
 	}
 	d.afterPublish(pctx, len(ds), err)
 	if err != nil {

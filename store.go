@@ -223,10 +223,15 @@ type Notifier interface {
 }
 
 // TxInserter is an optional Store capability used by PublishTx: insert a
-// message and its deliveries inside the caller's transaction tx. A store
-// that does not know tx's type returns ErrTxUnsupported.
-type TxInserter interface {
-	InsertMessageTx(ctx context.Context, tx any, msg *Message, deliveries []*Delivery) error
+// message and its deliveries inside the caller's transaction tx, of the
+// store's transaction type TTx (pgstore implements TxInserter[pgx.Tx]).
+// PublishTx[TTx] uses the store only if it implements TxInserter[TTx].
+//
+// InsertMessageTx follows InsertMessage's contract, except that nothing is
+// stored until the caller commits tx: an error means the message is not
+// part of tx.
+type TxInserter[TTx any] interface {
+	InsertMessageTx(ctx context.Context, tx TTx, msg *Message, deliveries []*Delivery) error
 }
 
 // EndpointMatcher is an optional Store capability Publish uses when present:

@@ -68,16 +68,15 @@ func (s *Store) notifyLater() {
 	})
 }
 
-// InsertMessageTx implements webhook.TxInserter: tx must be a pgx.Tx (from
-// a pool, a connection or a nested transaction); the message and its
-// deliveries then commit or roll back with it, and listeners are notified
-// only on commit. Any other type is webhook.ErrTxUnsupported.
-func (s *Store) InsertMessageTx(ctx context.Context, tx any, msg *webhook.Message, deliveries []*webhook.Delivery) error {
-	t, ok := tx.(pgx.Tx)
-	if !ok || t == nil {
-		return fmt.Errorf("%w: pgstore joins a pgx.Tx, got %T", webhook.ErrTxUnsupported, tx)
+// InsertMessageTx implements webhook.TxInserter[pgx.Tx]: the message and
+// its deliveries commit or roll back with tx (from a pool, a connection or
+// a nested transaction), and listeners are notified only on commit. A nil
+// tx is webhook.ErrTxUnsupported.
+func (s *Store) InsertMessageTx(ctx context.Context, tx pgx.Tx, msg *webhook.Message, deliveries []*webhook.Delivery) error {
+	if tx == nil {
+		return fmt.Errorf("%w: pgstore needs a pgx.Tx, got nil", webhook.ErrTxUnsupported)
 	}
-	return s.insertMessage(ctx, t, msg, deliveries, s.notify)
+	return s.insertMessage(ctx, tx, msg, deliveries, s.notify)
 }
 
 func (s *Store) insertMessage(ctx context.Context, q querier, msg *webhook.Message, deliveries []*webhook.Delivery, notify bool) error {

@@ -71,7 +71,7 @@ type Options struct {
 }
 
 // Store is a webhook.Store on PostgreSQL. It also implements
-// webhook.Notifier (LISTEN/NOTIFY), webhook.TxInserter (for pgx.Tx) and
+// webhook.Notifier (LISTEN/NOTIFY), webhook.TxInserter[pgx.Tx] and
 // webhook.BacklogCounter (counters kept by triggers).
 // Create it with New, create its tables with Migrate, and Close it to stop
 // its listener. Safe for concurrent use, and by several processes at once.
@@ -100,9 +100,9 @@ type Store struct {
 }
 
 var (
-	_ webhook.Store      = (*Store)(nil)
-	_ webhook.Notifier   = (*Store)(nil)
-	_ webhook.TxInserter = (*Store)(nil)
+	_ webhook.Store              = (*Store)(nil)
+	_ webhook.Notifier           = (*Store)(nil)
+	_ webhook.TxInserter[pgx.Tx] = (*Store)(nil)
 
 	_ webhook.EndpointMatcher = (*Store)(nil)
 	_ webhook.BacklogCounter  = (*Store)(nil)

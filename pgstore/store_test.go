@@ -65,10 +65,14 @@ func TestInsertMessageTxRefusesOtherTypes(t *testing.T) {
 	t.Parallel()
 	s := newSchemaStore(t, testPool(t), nil)
 	msg := &webhook.Message{ID: "msg_x", Type: "a.b", Payload: []byte(`{}`), CreatedAt: time.Now()}
-	err := s.InsertMessageTx(context.Background(), "not a tx", msg, nil)
+	err := s.InsertMessageTx(context.Background(), nil, msg, nil)
 	assert.ErrorIs(t, err, webhook.ErrTxUnsupported)
-	err = s.InsertMessageTx(context.Background(), nil, msg, nil)
-	assert.ErrorIs(t, err, webhook.ErrTxUnsupported)
+
+	// PublishTx with a transaction type the store does not take names both.
+	d := newDispatcher(t, s, false, nil)
+	_, err = webhook.PublishTx(context.Background(), d, "not a tx", orderPlaced{}, &webhook.PublishOpts{ID: "msg_x"})
+	require.ErrorIs(t, err, webhook.ErrTxUnsupported)
+	assert.Contains(t, err.Error(), "*pgstore.Store implements no TxInserter[string]")
 	_, err = s.GetMessage(context.Background(), "msg_x")
 	assert.ErrorIs(t, err, webhook.ErrNotFound, "nothing stored")
 }
