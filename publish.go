@@ -213,25 +213,33 @@ func (d *Dispatcher) subscribers(ctx context.Context, tenant, typ string) ([]*En
 // step, and wakes a worker. A message with no subscriber is stored too (so
 // it can be looked up), with no delivery.
 //
-// Publishing an ID that is stored already stores nothing and returns the
-// message stored first, with a nil error: publish is idempotent on
-// PublishOpts.ID. Bad input returns an error matching ErrInvalid (or
-// ErrPayloadTooLarge) and stores nothing; after Shutdown it returns
-// ErrClosed. Publish works before Start: deliveries wait for the workers.
+// Message IDs are global, not per tenant: the ID is the webhook-id a
+// receiver dedupes on, and one receiver may serve several tenants.
+// Publishing an ID the same tenant stored already stores nothing and
+// returns the message stored first, with a nil error: publish is
+// idempotent on PublishOpts.ID. An ID taken by another tenant's message
+// stores nothing and returns an error matching ErrConflict that tells
+// nothing of that message; make IDs unique across tenants (prefix them
+// with the tenant, for example).
+//
+// Bad input returns an error matching ErrInvalid (or ErrPayloadTooLarge)
+// and stores nothing; after Shutdown it returns ErrClosed. Publish works
+// before Start: deliveries wait for the workers.
 func (d *Dispatcher) Publish(ctx context.Context, ev Event, opts *PublishOpts) (*Message, error) {
 	if d.closed.Load() {
 		return nil, ErrClosed
 	}
 	pctx := &publishCtx{ctx: ctx}
 	msg, ds, err := d.prepare(pctx, ev, opts)
+	var first *Message
 	if err == nil {
-		err = d.store.InsertMessage(pctx.ctx, msg, ds)
+		first, err = d.insert(pctx.ctx, msg, ds, d.store.InsertMessage)
 	}
 	d.afterPublish(pctx, len(ds), err)
+	if first != nil && errors.Is(err, ErrDuplicate) {
+		return first, nil
+	}
 	if err != nil {
-		if errors.Is(err, ErrDuplicate) {
-			return d.store.GetMessage(ctx, msg.ID)
-		}
 		return nil, err
 	}
 	if len(ds) > 0 {
@@ -240,13 +248,47 @@ func (d *Dispatcher) Publish(ctx context.Context, ev Event, opts *PublishOpts) (
 	return msg, nil
 }
 
+// insert runs a publish's store write. On
+// ErrDuplicate it returns the message stored first with that error, or, if
+// that message is another tenant's, a conflict instead (the Store contract
+// says ErrDuplicate is for the same tenant's ID only; the check here keeps
+// a store written before that rule from handing out another tenant's
+// message).
+func (d *Dispatcher) insert(ctx context.Context, msg *Message, ds []*Delivery,
+	write func(context.Context, *Message, []*Delivery) error) (*Message, error) {
+	err := write(ctx, msg, ds)
+	if !errors.Is(err, ErrDuplicate) {
+		return nil, err
+	}
+	first, gerr := d.store.GetMessage(ctx, msg.ID)
+	switch {
+	case gerr == nil && first.Tenant != msg.Tenant:
+		return nil, idTaken(msg.ID)
+	case errors.Is(gerr, ErrNotFound): // PublishTx: stored earlier in the same transaction
+		return nil, err
+	case gerr != nil:
+		return nil, fmt.Errorf("%w; looking up the message stored first failed: %v", err, gerr)
+	}
+	return first, err
+}
+
+// idTaken is the error of a publish whose ID another tenant's message
+// holds. It names nothing of that message.
+func idTaken(id string) error {
+	return fmt.Errorf("%w: message ID %q is taken by another tenant's message; message IDs are global "+
+		"(they are the webhook-id receivers dedupe on): make them unique across tenants, for example by prefixing the tenant",
+		ErrConflict, id)
+}
+
 // PublishTx is Publish inside the caller's transaction tx: the message and
 // its deliveries commit or roll back with the caller's own writes, and are
 // delivered only once committed. The store must implement TxInserter[TTx]
 // for tx's type (pgstore implements TxInserter[pgx.Tx]); otherwise it
-// returns ErrTxUnsupported naming both types. A duplicate ID returns
-// ErrDuplicate, since the transaction is then the caller's to roll back or
-// go on with.
+// returns ErrTxUnsupported naming both types.
+//
+// A duplicate ID of the same tenant returns ErrDuplicate, since the
+// transaction is then the caller's to roll back or go on with; an ID taken
+// by another tenant's message returns ErrConflict, as Publish does.
 func PublishTx[TTx any](ctx context.Context, d *Dispatcher, tx TTx, ev Event, opts *PublishOpts) (*Message, error) {
 	if d.closed.Load() {
 		return nil, ErrClosed
@@ -259,7 +301,9 @@ func PublishTx[TTx any](ctx context.Context, d *Dispatcher, tx TTx, ev Event, op
 	pctx := &publishCtx{ctx: ctx}
 	msg, ds, err := d.prepare(pctx, ev, opts)
 	if err == nil {
-		err = ti.InsertMessageTx(pctx.ctx, tx, msg, ds)
+		_, err = d.insert(pctx.ctx, msg, ds, func(ctx context.Context, msg *Message, ds []*Delivery) error {
+			return ti.InsertMessageTx(ctx, tx, msg, ds)
+		})
 	}
 	d.afterPublish(pctx, len(ds), err)
 	if err != nil {

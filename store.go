@@ -37,10 +37,16 @@ type Store interface {
 	ListEndpoints(ctx context.Context, q EndpointQuery) (eps []*Endpoint, next string, err error)
 
 	// InsertMessage stores msg and its deliveries in one atomic step: all or
-	// nothing. If a message with msg.ID exists it stores nothing and returns
-	// ErrDuplicate. Each delivery arrives with ID, MessageID, EndpointID,
+	// nothing. Each delivery arrives with ID, MessageID, EndpointID,
 	// Tenant, EventType, State pending, NextAttemptAt and times filled in.
 	// The payload is stored once, whatever the number of deliveries.
+	//
+	// Message IDs are global (they are the webhook-id receivers dedupe
+	// on). If a message with msg.ID exists it stores nothing and returns
+	// ErrDuplicate when that message has msg's tenant, and an error
+	// matching ErrConflict (not ErrDuplicate) when it is another tenant's;
+	// that error must tell nothing of the other message (no tenant, type,
+	// payload or metadata).
 	InsertMessage(ctx context.Context, msg *Message, deliveries []*Delivery) error
 	// GetMessage returns the message with that ID.
 	GetMessage(ctx context.Context, id string) (*Message, error)

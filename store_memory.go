@@ -361,7 +361,10 @@ func (s *MemoryStore) InsertMessage(ctx context.Context, msg *Message, deliverie
 	mds := make([]memDelivery, len(deliveries)) // one allocation for the batch
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if _, ok := s.messages[msg.ID]; ok {
+	if old, ok := s.messages[msg.ID]; ok {
+		if old.msg.Tenant != msg.Tenant {
+			return idTaken(msg.ID)
+		}
 		return fmt.Errorf("%w: %s", ErrDuplicate, msg.ID)
 	}
 	for _, d := range deliveries {

@@ -230,9 +230,12 @@ var (
 	// ErrNotFound: no such endpoint, message or delivery.
 	ErrNotFound = errors.New("hookline: not found")
 	// ErrConflict: the object already exists or changed under the call.
+	// Publish and PublishTx return it when the message ID is taken by
+	// another tenant's message (message IDs are global); nothing is stored.
 	ErrConflict = errors.New("hookline: conflict")
-	// ErrDuplicate is returned by Store.InsertMessage when the message ID is
-	// stored already; Publish turns it into an idempotent success.
+	// ErrDuplicate is returned by Store.InsertMessage when a message of the
+	// same tenant with that ID is stored already; Publish turns it into an
+	// idempotent success, PublishTx returns it.
 	ErrDuplicate = errors.New("hookline: message already published")
 	// ErrPayloadTooLarge: the marshalled event exceeds Config.MaxPayloadSize.
 	ErrPayloadTooLarge = errors.New("hookline: payload too large")

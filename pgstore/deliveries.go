@@ -3,6 +3,7 @@ package pgstore
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sort"
 	"time"
@@ -103,9 +104,27 @@ func (s *Store) insertMessage(ctx context.Context, q querier, msg *webhook.Messa
 		return mapErr(err, "inserting message "+msg.ID)
 	}
 	if inserted == 0 {
-		return fmt.Errorf("%w: %s", webhook.ErrDuplicate, msg.ID)
+		return s.duplicate(ctx, q, msg)
 	}
 	return nil
+}
+
+// duplicate tells a duplicate of the same tenant's message (ErrDuplicate)
+// from an ID taken by another tenant's (ErrConflict, naming nothing of it).
+func (s *Store) duplicate(ctx context.Context, q querier, msg *webhook.Message) error {
+	var tenant string
+	err := q.QueryRow(ctx, s.q.messageTenant, msg.ID).Scan(&tenant)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows): // purged since the insert saw it
+		return fmt.Errorf("%w: message ID %q was taken and removed while this publish ran; publish again", webhook.ErrConflict, msg.ID)
+	case err != nil:
+		return mapErr(err, "looking up message "+msg.ID)
+	case tenant != msg.Tenant:
+		return fmt.Errorf("%w: message ID %q is taken by another tenant's message; message IDs are global "+
+			"(they are the webhook-id receivers dedupe on): make them unique across tenants, for example by prefixing the tenant",
+			webhook.ErrConflict, msg.ID)
+	}
+	return fmt.Errorf("%w: %s", webhook.ErrDuplicate, msg.ID)
 }
 
 // GetMessage implements webhook.Store.

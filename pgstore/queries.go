@@ -6,7 +6,7 @@ import "strings"
 type queries struct {
 	createEndpoint, getEndpoint, updateEndpoint, deleteEndpoint string
 	listEndpoints, matchEndpoints                               string
-	insertMessage, getMessage                                   string
+	insertMessage, getMessage, messageTenant                    string
 	claim, claimSkip, claimDelivery, record                     string
 	getDelivery                                                 string
 	requeueOne, requeueEndpoint                                 string
@@ -80,6 +80,7 @@ func buildQueries(schema string) queries {
 )
 SELECT (SELECT count(*) FROM m),
 	(SELECT count(*) FROM (SELECT pg_notify($14, '') FROM d WHERE $15 LIMIT 1) n)`)
+	q.messageTenant = r.Replace(`SELECT tenant FROM {{S}}.messages WHERE id = $1`)
 	q.getMessage = r.Replace(`SELECT ` + messageCols + ` FROM {{S}}.messages m WHERE m.id = $1`)
 
 	// Claim: lock a batch of due deliveries on the partial index, skipping

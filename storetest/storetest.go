@@ -30,6 +30,7 @@ func Run(t *testing.T, newStore func(t *testing.T) webhook.Store) {
 		{"Endpoints", testEndpoints},
 		{"ListEndpointsPaging", testListEndpointsPaging},
 		{"InsertMessageAtomicAndIdempotent", testInsertMessage},
+		{"InsertMessageOtherTenantsID", testInsertMessageOtherTenant},
 		{"ClaimDueOnly", testClaimDueOnly},
 		{"ClaimOrderAndLimit", testClaimOrder},
 		{"ClaimSkipEndpoints", testClaimSkip},
