@@ -211,7 +211,8 @@ func (d *Dispatcher) subscribers(ctx context.Context, tenant, typ string) ([]*En
 // Publish stores ev as a Message for opts.Tenant, with one Delivery per
 // enabled endpoint of that tenant subscribed to its type, in one atomic
 // step, and wakes a worker. A message with no subscriber is stored too (so
-// it can be looked up), with no delivery.
+// it can be looked up), with no delivery. An endpoint deleted while the
+// publish runs gets no delivery; the publish succeeds all the same.
 //
 // Message IDs are global, not per tenant: the ID is the webhook-id a
 // receiver dedupes on, and one receiver may serve several tenants.

@@ -68,3 +68,13 @@ func TestPublishOtherTenantsIDStoreBlind(t *testing.T) {
 	assert.Nil(t, got)
 	storetest.AssertRevealsNothing(t, err, a)
 }
+
+// TestPublishRacingDeleteEndpoint: an endpoint deleted between a publish's
+// endpoint lookup and its store write gets no delivery, and the publish
+// succeeds.
+func TestPublishRacingDeleteEndpoint(t *testing.T) {
+	t.Parallel()
+	st := webhook.NewMemoryStore()
+	defer st.Close()
+	storetest.PublishRacingDeleteEndpoint(t, st)
+}

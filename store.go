@@ -47,6 +47,12 @@ type Store interface {
 	// matching ErrConflict (not ErrDuplicate) when it is another tenant's;
 	// that error must tell nothing of the other message (no tenant, type,
 	// payload or metadata).
+	//
+	// A delivery whose endpoint does not exist (deleted after the publish
+	// looked it up) is dropped, not an error: the message and the other
+	// deliveries are stored. The check must hold against a DeleteEndpoint
+	// running at the same time: once both returned, no delivery of the
+	// deleted endpoint remains.
 	InsertMessage(ctx context.Context, msg *Message, deliveries []*Delivery) error
 	// GetMessage returns the message with that ID.
 	GetMessage(ctx context.Context, id string) (*Message, error)
@@ -233,9 +239,9 @@ type Notifier interface {
 // store's transaction type TTx (pgstore implements TxInserter[pgx.Tx]).
 // PublishTx[TTx] uses the store only if it implements TxInserter[TTx].
 //
-// InsertMessageTx follows InsertMessage's contract, except that nothing is
-// stored until the caller commits tx: an error means the message is not
-// part of tx.
+// InsertMessageTx follows InsertMessage's contract (duplicates, other
+// tenants' IDs, deleted endpoints), except that nothing is stored until the
+// caller commits tx: an error means the message is not part of tx.
 type TxInserter[TTx any] interface {
 	InsertMessageTx(ctx context.Context, tx TTx, msg *Message, deliveries []*Delivery) error
 }

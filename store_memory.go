@@ -375,6 +375,9 @@ func (s *MemoryStore) InsertMessage(ctx context.Context, msg *Message, deliverie
 	s.messages[msg.ID] = m
 	now, due := time.Now().UnixNano(), false
 	for i, d := range deliveries {
+		if _, ok := s.endpoints[d.EndpointID]; !ok {
+			continue // deleted since the publish looked it up: no delivery
+		}
 		md := &mds[i]
 		*md = memDelivery{
 			id: d.ID, msg: m, endpointID: d.EndpointID, st: toMemState(d.State), attempts: int32(d.Attempts),

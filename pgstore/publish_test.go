@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	webhook "github.com/hookline/webhook"
 	"github.com/hookline/webhook/storetest"
@@ -59,4 +60,58 @@ func TestPublishTxOtherTenantsID(t *testing.T) {
 	require.NoError(t, err)
 	_, err = webhook.PublishTx(ctx, d, tx, orderPlaced{OrderID: 2}, &webhook.PublishOpts{ID: "order-2", Tenant: "tenant-alpha"})
 	assert.ErrorIs(t, err, webhook.ErrDuplicate)
+}
+
+// TestPublishRacingDeleteEndpoint: see storetest.PublishRacingDeleteEndpoint.
+func TestPublishRacingDeleteEndpoint(t *testing.T) {
+	t.Parallel()
+	storetest.PublishRacingDeleteEndpoint(t, newSchemaStore(t, testPool(t), nil))
+}
+
+// TestInsertMessageWaitsForDeleteEndpoint: an InsertMessage that starts
+// while a DeleteEndpoint of one of its endpoints is in progress (not yet
+// committed) waits for it, then stores the message without that delivery,
+// rather than failing on the foreign key.
+func TestInsertMessageWaitsForDeleteEndpoint(t *testing.T) {
+	t.Parallel()
+	pool := testPool(t)
+	st := newSchemaStore(t, pool, nil)
+	ctx := context.Background()
+	now := time.Now().UTC()
+	gone := &webhook.Endpoint{ID: "ep_gone", URL: "https://example.com/gone", Secret: webhook.NewSecret(), CreatedAt: now, UpdatedAt: now}
+	keep := &webhook.Endpoint{ID: "ep_keep", URL: "https://example.com/keep", Secret: webhook.NewSecret(), CreatedAt: now, UpdatedAt: now}
+	require.NoError(t, st.CreateEndpoint(ctx, gone))
+	require.NoError(t, st.CreateEndpoint(ctx, keep))
+
+	del, err := pool.Begin(ctx)
+	require.NoError(t, err)
+	defer del.Rollback(ctx) //nolint:errcheck
+	_, err = del.Exec(ctx, "DELETE FROM "+quote(st.Schema())+".endpoints WHERE id = $1", gone.ID)
+	require.NoError(t, err)
+
+	msg := &webhook.Message{ID: "msg_race", Type: "a.b", Payload: []byte(`{}`), CreatedAt: now}
+	mk := func(id, ep string) *webhook.Delivery {
+		return &webhook.Delivery{ID: id, MessageID: msg.ID, EndpointID: ep, EventType: "a.b",
+			State: webhook.StatePending, NextAttemptAt: now, CreatedAt: now, UpdatedAt: now}
+	}
+	done := make(chan error, 1)
+	go func() {
+		done <- st.InsertMessage(ctx, msg, []*webhook.Delivery{mk("dlv_gone", gone.ID), mk("dlv_keep", keep.ID)})
+	}()
+	// Wait until the insert is blocked on the deleted row's lock.
+	require.Eventually(t, func() bool {
+		var n int
+		err := pool.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity
+			WHERE wait_event_type = 'Lock' AND query LIKE '%' || $1 || '.messages%'`, quote(st.Schema())).Scan(&n)
+		return err == nil && n == 1
+	}, 10*time.Second, time.Millisecond, "the insert waits for the delete")
+	require.NoError(t, del.Commit(ctx))
+	require.NoError(t, <-done, "the publish is not failed by the deletion")
+
+	_, err = st.GetMessage(ctx, msg.ID)
+	require.NoError(t, err)
+	_, err = st.GetDelivery(ctx, "dlv_gone")
+	assert.ErrorIs(t, err, webhook.ErrNotFound)
+	_, err = st.GetDelivery(ctx, "dlv_keep")
+	assert.NoError(t, err)
 }

@@ -112,16 +112,3 @@ func TestMatchEndpoints(t *testing.T) {
 		assert.ElementsMatch(t, tc.want, got, tc.typ)
 	}
 }
-
-func TestInsertMessageForDeletedEndpointIsConflict(t *testing.T) {
-	t.Parallel()
-	s := newSchemaStore(t, testPool(t), nil)
-	now := time.Now()
-	msg := &webhook.Message{ID: "msg_gone", Type: "a.b", Payload: []byte(`{}`), CreatedAt: now}
-	d := &webhook.Delivery{ID: "dlv_gone", MessageID: msg.ID, EndpointID: "ep_deleted", EventType: "a.b",
-		State: webhook.StatePending, NextAttemptAt: now, CreatedAt: now, UpdatedAt: now}
-	err := s.InsertMessage(context.Background(), msg, []*webhook.Delivery{d})
-	assert.ErrorIs(t, err, webhook.ErrConflict)
-	_, err = s.GetMessage(context.Background(), msg.ID)
-	assert.ErrorIs(t, err, webhook.ErrNotFound, "nothing stored")
-}

@@ -63,3 +63,97 @@ func AssertRevealsNothing(t *testing.T, err error, other *webhook.Message) {
 		}
 	}
 }
+
+// testInsertMessageDeletedEndpoint: a delivery whose endpoint no longer
+// exists (deleted after the publish looked it up) is dropped; the message
+// and the other deliveries are stored and no error is returned.
+func testInsertMessageDeletedEndpoint(t *testing.T, s webhook.Store) {
+	ctx := context.Background()
+	gone, keep := mustEndpoint(t, s, "t"), mustEndpoint(t, s, "t")
+	require.NoError(t, s.DeleteEndpoint(ctx, gone.ID))
+	msg := &webhook.Message{ID: id("msg"), Tenant: "t", Type: "a.b", Payload: []byte(`{}`), CreatedAt: base}
+	mk := func(ep *webhook.Endpoint) *webhook.Delivery {
+		return &webhook.Delivery{ID: id("dlv"), MessageID: msg.ID, EndpointID: ep.ID, Tenant: "t", EventType: "a.b",
+			State: webhook.StatePending, NextAttemptAt: base, CreatedAt: base, UpdatedAt: base}
+	}
+	dGone, dKeep := mk(gone), mk(keep)
+	require.NoError(t, s.InsertMessage(ctx, msg, []*webhook.Delivery{dGone, dKeep}),
+		"a publish is never failed by a concurrent endpoint deletion")
+	_, err := s.GetMessage(ctx, msg.ID)
+	require.NoError(t, err, "the message is stored")
+	_, err = s.GetDelivery(ctx, dGone.ID)
+	assert.ErrorIs(t, err, webhook.ErrNotFound, "no delivery for the deleted endpoint")
+	_, err = s.GetDelivery(ctx, dKeep.ID)
+	assert.NoError(t, err, "the other endpoint's delivery is stored")
+	ds, _, err := s.ListDeliveries(ctx, webhook.DeliveryQuery{EndpointID: gone.ID})
+	require.NoError(t, err)
+	assert.Empty(t, ds)
+	cs := claim(t, s, base, 10)
+	require.Len(t, cs, 1, "only the kept delivery is claimable")
+	assert.Equal(t, dKeep.ID, cs[0].Delivery.ID)
+
+	// Only deleted endpoints: the message is stored with no delivery.
+	lone := &webhook.Message{ID: id("msg"), Tenant: "t", Type: "a.b", Payload: []byte(`{}`), CreatedAt: base}
+	d := mk(gone)
+	d.MessageID = lone.ID
+	require.NoError(t, s.InsertMessage(ctx, lone, []*webhook.Delivery{d}))
+	_, err = s.GetMessage(ctx, lone.ID)
+	require.NoError(t, err)
+	_, err = s.GetDelivery(ctx, d.ID)
+	assert.ErrorIs(t, err, webhook.ErrNotFound)
+}
+
+// holdInsert is a Store whose InsertMessage waits for release first, after
+// telling entered: the publish has looked its endpoints up by then.
+type holdInsert struct {
+	webhook.Store
+	entered, release chan struct{}
+}
+
+func (h holdInsert) InsertMessage(ctx context.Context, msg *webhook.Message, ds []*webhook.Delivery) error {
+	close(h.entered)
+	<-h.release
+	return h.Store.InsertMessage(ctx, msg, ds)
+}
+
+// PublishRacingDeleteEndpoint holds a publish between its endpoint lookup
+// and its store write until DeleteEndpoint of one of the two endpoints it
+// found has returned. The publish must succeed, store its message and the
+// other endpoint's delivery, and leave no delivery of the deleted endpoint
+// (none to send, none to fail later). st must be empty.
+func PublishRacingDeleteEndpoint(t *testing.T, st webhook.Store) {
+	t.Helper()
+	h := holdInsert{Store: st, entered: make(chan struct{}), release: make(chan struct{})}
+	d, err := webhook.New(webhook.Config{Store: h})
+	require.NoError(t, err)
+	defer func() { assert.NoError(t, d.Shutdown(context.Background())) }()
+	ctx := context.Background()
+	gone := &webhook.Endpoint{Tenant: "race", URL: "https://example.com/gone"}
+	keep := &webhook.Endpoint{Tenant: "race", URL: "https://example.com/keep"}
+	require.NoError(t, d.CreateEndpoint(ctx, gone))
+	require.NoError(t, d.CreateEndpoint(ctx, keep))
+
+	type result struct {
+		msg *webhook.Message
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		m, err := d.Publish(ctx, webhook.RawEvent{Type: "race.test", Data: []byte(`{}`)}, &webhook.PublishOpts{Tenant: "race"})
+		done <- result{m, err}
+	}()
+	<-h.entered
+	require.NoError(t, d.DeleteEndpoint(ctx, gone.ID))
+	close(h.release)
+	r := <-done
+	require.NoError(t, r.err, "a publish is never failed by a concurrent endpoint deletion")
+	_, err = st.GetMessage(ctx, r.msg.ID)
+	require.NoError(t, err, "the message is stored")
+	ds, _, err := st.ListDeliveries(ctx, webhook.DeliveryQuery{MessageID: r.msg.ID})
+	require.NoError(t, err)
+	require.Len(t, ds, 1, "one delivery: the kept endpoint's")
+	assert.Equal(t, keep.ID, ds[0].EndpointID)
+	ds, _, err = st.ListDeliveries(ctx, webhook.DeliveryQuery{EndpointID: gone.ID})
+	require.NoError(t, err)
+	assert.Empty(t, ds, "no delivery of the deleted endpoint")
+}

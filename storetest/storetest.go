@@ -31,6 +31,7 @@ func Run(t *testing.T, newStore func(t *testing.T) webhook.Store) {
 		{"ListEndpointsPaging", testListEndpointsPaging},
 		{"InsertMessageAtomicAndIdempotent", testInsertMessage},
 		{"InsertMessageOtherTenantsID", testInsertMessageOtherTenant},
+		{"InsertMessageDeletedEndpoint", testInsertMessageDeletedEndpoint},
 		{"ClaimDueOnly", testClaimDueOnly},
 		{"ClaimOrderAndLimit", testClaimOrder},
 		{"ClaimSkipEndpoints", testClaimSkip},
