@@ -223,8 +223,13 @@ func (d *Dispatcher) subscribers(ctx context.Context, tenant, typ string) ([]*En
 // nothing of that message; make IDs unique across tenants (prefix them
 // with the tenant, for example).
 //
-// Bad input returns an error matching ErrInvalid (or ErrPayloadTooLarge)
-// and stores nothing; after Shutdown it returns ErrClosed. Publish works
+// An error means nothing was stored, with one exception: an error matching
+// ErrOutcomeUnknown (the store's answer was lost after its write was sent)
+// may leave the message stored or not; publish again with the same ID.
+// Bad input returns an error matching ErrInvalid (or ErrPayloadTooLarge);
+// after Shutdown it returns ErrClosed; a ctx that ends before the store
+// write returns ctx's error, and one that ends during it does not cut the
+// write short (for pgstore: see its Options.InsertTimeout). Publish works
 // before Start: deliveries wait for the workers.
 func (d *Dispatcher) Publish(ctx context.Context, ev Event, opts *PublishOpts) (*Message, error) {
 	if d.closed.Load() {
@@ -249,7 +254,7 @@ func (d *Dispatcher) Publish(ctx context.Context, ev Event, opts *PublishOpts) (
 	return msg, nil
 }
 
-// insert runs a publish's store write. On
+// insert runs a publish's store write, unless ctx has ended already. On
 // ErrDuplicate it returns the message stored first with that error, or, if
 // that message is another tenant's, a conflict instead (the Store contract
 // says ErrDuplicate is for the same tenant's ID only; the check here keeps
@@ -257,6 +262,9 @@ func (d *Dispatcher) Publish(ctx context.Context, ev Event, opts *PublishOpts) (
 // message).
 func (d *Dispatcher) insert(ctx context.Context, msg *Message, ds []*Delivery,
 	write func(context.Context, *Message, []*Delivery) error) (*Message, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("hookline: nothing stored: %w", err)
+	}
 	err := write(ctx, msg, ds)
 	if !errors.Is(err, ErrDuplicate) {
 		return nil, err
@@ -289,7 +297,15 @@ func idTaken(id string) error {
 //
 // A duplicate ID of the same tenant returns ErrDuplicate, since the
 // transaction is then the caller's to roll back or go on with; an ID taken
-// by another tenant's message returns ErrConflict, as Publish does.
+// by another tenant's message returns ErrConflict, as Publish does. What
+// is stored is decided by the caller's commit, not by PublishTx: an error
+// from PublishTx means the message is not part of the transaction (with
+// pgstore the transaction is then aborted, so roll it back), and a ctx that
+// ends during the write makes the transaction fail rather than commit half
+// of it. ErrOutcomeUnknown does not arise here; if the caller's own commit
+// fails with an unknown outcome (its connection died after COMMIT was
+// sent), publishing again with the same ID is the safe answer, as for
+// Publish.
 func PublishTx[TTx any](ctx context.Context, d *Dispatcher, tx TTx, ev Event, opts *PublishOpts) (*Message, error) {
 	if d.closed.Load() {
 		return nil, ErrClosed

@@ -69,6 +69,16 @@ func TestPublishOtherTenantsIDStoreBlind(t *testing.T) {
 	storetest.AssertRevealsNothing(t, err, a)
 }
 
+// TestPublishUnderDeadlines: an error from Publish means nothing was
+// stored, whenever the caller's context ends.
+func TestPublishUnderDeadlines(t *testing.T) {
+	t.Parallel()
+	st := webhook.NewMemoryStore()
+	defer st.Close()
+	o := storetest.PublishUnderDeadlines(t, st, 300)
+	t.Logf("memory store: %s", o)
+}
+
 // TestPublishRacingDeleteEndpoint: an endpoint deleted between a publish's
 // endpoint lookup and its store write gets no delivery, and the publish
 // succeeds.

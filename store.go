@@ -53,6 +53,16 @@ type Store interface {
 	// deliveries are stored. The check must hold against a DeleteEndpoint
 	// running at the same time: once both returned, no delivery of the
 	// deleted endpoint remains.
+	//
+	// An error means nothing was stored, with one exception: when the store
+	// cannot know whether its write took effect (the connection failed
+	// after the commit was sent), it returns an error matching
+	// ErrOutcomeUnknown. A ctx that has ended before the call returns its
+	// error and stores nothing; ctx ending during the call must not leave
+	// a write done but reported as failed. A store that writes over a
+	// network should check ctx before sending the write and then finish it
+	// under a timeout of its own (context.WithoutCancel), so a caller's
+	// deadline cannot cut a commit in half.
 	InsertMessage(ctx context.Context, msg *Message, deliveries []*Delivery) error
 	// GetMessage returns the message with that ID.
 	GetMessage(ctx context.Context, id string) (*Message, error)
@@ -241,7 +251,8 @@ type Notifier interface {
 //
 // InsertMessageTx follows InsertMessage's contract (duplicates, other
 // tenants' IDs, deleted endpoints), except that nothing is stored until the
-// caller commits tx: an error means the message is not part of tx.
+// caller commits tx: an error means the message is not part of tx, and
+// ErrOutcomeUnknown does not apply (the caller's commit decides).
 type TxInserter[TTx any] interface {
 	InsertMessageTx(ctx context.Context, tx TTx, msg *Message, deliveries []*Delivery) error
 }

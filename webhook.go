@@ -237,6 +237,14 @@ var (
 	// same tenant with that ID is stored already; Publish turns it into an
 	// idempotent success, PublishTx returns it.
 	ErrDuplicate = errors.New("hookline: message already published")
+	// ErrOutcomeUnknown: the store write of a publish was sent but its
+	// answer was lost (the connection died after the commit was sent, or
+	// the store's own timeout ended the write), so the message may or may
+	// not be stored. Publishing again with the same PublishOpts.ID is the
+	// safe answer: it stores the message if it is missing and returns the
+	// stored one otherwise. Every other publish error means nothing was
+	// stored.
+	ErrOutcomeUnknown = errors.New("hookline: publish outcome unknown; publish again with the same ID")
 	// ErrPayloadTooLarge: the marshalled event exceeds Config.MaxPayloadSize.
 	ErrPayloadTooLarge = errors.New("hookline: payload too large")
 	// ErrClosed: the dispatcher was shut down.

@@ -10,6 +10,7 @@ import (
 
 	webhook "github.com/hookline/webhook"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // querier is what the store needs of a pool or a transaction.
@@ -18,16 +19,45 @@ type querier interface {
 }
 
 // InsertMessage implements webhook.Store: one statement stores the message,
-// its deliveries and a NOTIFY to other instances.
+// its deliveries (for the endpoints that still exist) and a NOTIFY to other
+// instances.
+//
+// The caller's ctx bounds the wait for a connection; the statement itself
+// runs to its end under Options.InsertTimeout instead, so that a caller's
+// deadline cannot make a committed publish look failed. When the statement
+// was sent but its answer was lost (the connection died, or InsertTimeout
+// passed), the error matches webhook.ErrOutcomeUnknown.
 func (s *Store) InsertMessage(ctx context.Context, msg *webhook.Message, deliveries []*webhook.Delivery) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("pgstore: inserting message %s: nothing sent: %w", msg.ID, err)
+	}
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return fmt.Errorf("pgstore: inserting message %s: nothing sent: %w", msg.ID, err)
+	}
+	defer conn.Release()
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.insertTimeout)
+	defer cancel()
 	notify := s.notify && len(deliveries) > 0 && s.notifyNow()
-	if err := s.insertMessage(ctx, s.pool, msg, deliveries, notify); err != nil {
+	if err := s.insertMessage(wctx, conn, msg, deliveries, notify); err != nil {
+		if unknownOutcome(err) {
+			return fmt.Errorf("%w: pgstore: inserting message %s: %v", webhook.ErrOutcomeUnknown, msg.ID, err)
+		}
 		return err
 	}
 	if s.notify && len(deliveries) > 0 && !notify {
 		s.notifyLater()
 	}
 	return nil
+}
+
+// unknownOutcome reports whether a failed autocommit statement may have
+// committed all the same: the server answered no error, and the failure did
+// not happen before anything was sent.
+func unknownOutcome(err error) bool {
+	var pe *pgconn.PgError
+	return !errors.As(err, &pe) && !errors.Is(err, webhook.ErrDuplicate) && !errors.Is(err, webhook.ErrConflict) &&
+		!pgconn.SafeToRetry(err)
 }
 
 // notifyNow reports whether a publish should notify inside its own
@@ -71,8 +101,10 @@ func (s *Store) notifyLater() {
 
 // InsertMessageTx implements webhook.TxInserter[pgx.Tx]: the message and
 // its deliveries commit or roll back with tx (from a pool, a connection or
-// a nested transaction), and listeners are notified only on commit. A nil
-// tx is webhook.ErrTxUnsupported.
+// a nested transaction), and listeners are notified only on commit. ctx
+// bounds the statement: if it ends meanwhile pgx closes tx's connection, so
+// tx cannot commit and nothing is stored. A nil tx is
+// webhook.ErrTxUnsupported.
 func (s *Store) InsertMessageTx(ctx context.Context, tx pgx.Tx, msg *webhook.Message, deliveries []*webhook.Delivery) error {
 	if tx == nil {
 		return fmt.Errorf("%w: pgstore needs a pgx.Tx, got nil", webhook.ErrTxUnsupported)

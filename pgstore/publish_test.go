@@ -2,15 +2,88 @@ package pgstore_test
 
 import (
 	"context"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	webhook "github.com/hookline/webhook"
+	"github.com/hookline/webhook/pgstore"
 	"github.com/hookline/webhook/storetest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
+
+// TestPublishUnderDeadlines: 300 publishes with deadlines of 0-3 ms; an
+// error from Publish means nothing was stored (ErrOutcomeUnknown aside).
+func TestPublishUnderDeadlines(t *testing.T) {
+	t.Parallel()
+	o := storetest.PublishUnderDeadlines(t, newSchemaStore(t, testPool(t), nil), 300)
+	t.Logf("pgstore: %s", o)
+}
+
+// TestPublishTxUnderDeadlines: PublishTx under deadlines of 0-10 ms, then
+// the caller's commit. Whatever PublishTx returned an error for is not
+// stored after the commit; what it and the commit accepted is.
+func TestPublishTxUnderDeadlines(t *testing.T) {
+	t.Parallel()
+	pool := testPool(t)
+	st := newSchemaStore(t, pool, nil)
+	d := newDispatcher(t, st, false, nil)
+	ctx := context.Background()
+	require.NoError(t, d.CreateEndpoint(ctx, &webhook.Endpoint{URL: "https://example.com/hook"}))
+	var o storetest.Outcomes
+	for i := 0; i < 100; i++ {
+		id := "txdeadline-" + strconv.Itoa(i)
+		tx, err := pool.Begin(ctx)
+		require.NoError(t, err)
+		pctx, cancel := context.WithTimeout(ctx, time.Duration(i)*100*time.Microsecond) // 0 to 10 ms
+		_, err = webhook.PublishTx(pctx, d, tx, orderPlaced{OrderID: i}, &webhook.PublishOpts{ID: id})
+		cancel()
+		if cerr := tx.Commit(ctx); err == nil {
+			err = cerr
+		}
+		o.Add(t, st, id, 1, err)
+	}
+	t.Logf("PublishTx then commit: %s", o)
+	assert.Zero(t, o.ErrorButStored, "%s", o)
+	assert.Zero(t, o.NilButMissing, "%s", o)
+	assert.Zero(t, o.Unknown, "PublishTx leaves the outcome to the caller's commit")
+}
+
+// TestPublishOutcomeUnknown: a statement cut off by the store's own
+// InsertTimeout after it was sent cannot tell whether it committed: the
+// error matches ErrOutcomeUnknown, and publishing again with the same ID
+// leaves exactly one message with one delivery.
+func TestPublishOutcomeUnknown(t *testing.T) {
+	t.Parallel()
+	pool := testPool(t)
+	st := newSchemaStore(t, pool, &pgstore.Options{InsertTimeout: 100 * time.Millisecond})
+	d := newDispatcher(t, st, false, nil)
+	ctx := context.Background()
+	ep := &webhook.Endpoint{URL: "https://example.com/hook"}
+	require.NoError(t, d.CreateEndpoint(ctx, ep))
+
+	// Another transaction holds the endpoint's row: the publish's statement
+	// waits for it past InsertTimeout.
+	blocker, err := pool.Begin(ctx)
+	require.NoError(t, err)
+	_, err = blocker.Exec(ctx, "SELECT 1 FROM "+quote(st.Schema())+".endpoints WHERE id = $1 FOR UPDATE", ep.ID)
+	require.NoError(t, err)
+	_, err = d.Publish(ctx, orderPlaced{OrderID: 1}, &webhook.PublishOpts{ID: "order-unknown"})
+	require.ErrorIs(t, err, webhook.ErrOutcomeUnknown)
+	assert.Contains(t, err.Error(), "publish again with the same ID")
+	require.NoError(t, blocker.Rollback(ctx))
+
+	// The safe answer: publish again with the same ID, until it succeeds.
+	require.Eventually(t, func() bool {
+		_, err = d.Publish(ctx, orderPlaced{OrderID: 1}, &webhook.PublishOpts{ID: "order-unknown"})
+		return err == nil
+	}, 10*time.Second, 10*time.Millisecond, "publishing again: %v", err)
+	ds, _, err := d.ListDeliveries(ctx, webhook.DeliveryQuery{MessageID: "order-unknown"})
+	require.NoError(t, err)
+	assert.Len(t, ds, 1, "one message, one delivery")
+}
 
 // TestPublishTxOtherTenantsID: in a transaction as outside, an ID taken by
 // another tenant's message is ErrConflict that tells nothing of it; the

@@ -2,13 +2,142 @@ package storetest
 
 import (
 	"context"
+	"errors"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	webhook "github.com/hookline/webhook"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
+
+// Outcomes counts what became of writes made under contexts that end
+// while they run (see PublishUnderDeadlines).
+type Outcomes struct {
+	// Writes is how many writes were made.
+	Writes int
+	// Stored counts writes that returned nil and stored the message with
+	// all its deliveries.
+	Stored int
+	// Refused counts writes that returned an error and stored nothing.
+	Refused int
+	// Unknown counts writes that returned ErrOutcomeUnknown (stored or not:
+	// both are allowed).
+	Unknown int
+	// ErrorButStored counts writes that returned another error yet stored
+	// something: each one breaks the contract.
+	ErrorButStored int
+	// NilButMissing counts writes that returned nil yet did not store the
+	// message with all its deliveries: each one breaks the contract.
+	NilButMissing int
+}
+
+// String summarises o, for logs.
+func (o Outcomes) String() string {
+	return strconv.Itoa(o.Writes) + " writes: " + strconv.Itoa(o.Stored) + " stored, " +
+		strconv.Itoa(o.Refused) + " refused, " + strconv.Itoa(o.Unknown) + " outcome unknown, " +
+		strconv.Itoa(o.ErrorButStored) + " errored yet stored, " + strconv.Itoa(o.NilButMissing) + " succeeded yet missing"
+}
+
+// Add classifies one write of message id with want deliveries that
+// returned err, looking the message up in s.
+func (o *Outcomes) Add(t *testing.T, s webhook.Store, id string, want int, err error) {
+	t.Helper()
+	ctx := context.Background()
+	o.Writes++
+	stored := false
+	if _, gerr := s.GetMessage(ctx, id); gerr == nil {
+		stored = true
+	} else {
+		require.ErrorIs(t, gerr, webhook.ErrNotFound)
+	}
+	ds, _, lerr := s.ListDeliveries(ctx, webhook.DeliveryQuery{MessageID: id})
+	require.NoError(t, lerr)
+	switch {
+	case errors.Is(err, webhook.ErrOutcomeUnknown):
+		o.Unknown++
+	case err == nil && stored && len(ds) == want:
+		o.Stored++
+	case err == nil:
+		o.NilButMissing++
+	case !stored && len(ds) == 0:
+		o.Refused++
+	default:
+		o.ErrorButStored++
+		if o.ErrorButStored <= 3 {
+			t.Logf("%s: error %q, yet stored (%d deliveries)", id, err, len(ds))
+		}
+	}
+}
+
+// deadline returns the i-th of a spread of deadlines from 0 to 3 ms.
+func deadline(i int) time.Duration { return time.Duration(i%301) * 10 * time.Microsecond }
+
+// PublishUnderDeadlines publishes n events, each under a context whose
+// deadline is 0 to 3 ms away, to a tenant with one endpoint, and checks the
+// promise of Publish: an error means nothing was stored, unless it matches
+// ErrOutcomeUnknown; nil means the message and its delivery were stored.
+// It returns the counts; st must be empty.
+func PublishUnderDeadlines(t *testing.T, st webhook.Store, n int) Outcomes {
+	t.Helper()
+	d, err := webhook.New(webhook.Config{Store: st})
+	require.NoError(t, err)
+	defer func() { assert.NoError(t, d.Shutdown(context.Background())) }()
+	ctx := context.Background()
+	require.NoError(t, d.CreateEndpoint(ctx, &webhook.Endpoint{Tenant: "deadline", URL: "https://example.com/hook"}))
+	var o Outcomes
+	for i := 0; i < n; i++ {
+		id := "deadline-" + strconv.Itoa(i)
+		pctx, cancel := context.WithTimeout(ctx, deadline(i))
+		_, err := d.Publish(pctx, webhook.RawEvent{Type: "deadline.test", Data: []byte(`{"n":` + strconv.Itoa(i) + `}`)},
+			&webhook.PublishOpts{ID: id, Tenant: "deadline"})
+		cancel()
+		o.Add(t, st, id, 1, err)
+	}
+	assert.Zero(t, o.ErrorButStored, "a publish that returned an error stored its message: %s", o)
+	assert.Zero(t, o.NilButMissing, "a publish that returned nil stored nothing: %s", o)
+	return o
+}
+
+// testInsertMessageContextEnds: a context that ended before the call
+// stores nothing; one that ends during it leaves a definite outcome (or
+// ErrOutcomeUnknown).
+func testInsertMessageContextEnds(t *testing.T, s webhook.Store) {
+	ep := mustEndpoint(t, s, "t")
+	newMsg := func() (*webhook.Message, []*webhook.Delivery) {
+		msg := &webhook.Message{ID: id("msg"), Tenant: "t", Type: "a.b", Payload: []byte(`{"n":1}`), CreatedAt: base}
+		return msg, []*webhook.Delivery{{ID: id("dlv"), MessageID: msg.ID, EndpointID: ep.ID, Tenant: "t", EventType: "a.b",
+			State: webhook.StatePending, NextAttemptAt: base, CreatedAt: base, UpdatedAt: base}}
+	}
+
+	cancelled, cancel := context.WithCancel(context.Background())
+	cancel()
+	past, cancel2 := context.WithDeadline(context.Background(), time.Now().Add(-time.Second))
+	defer cancel2()
+	var o Outcomes
+	for _, ctx := range []context.Context{cancelled, past} {
+		msg, ds := newMsg()
+		err := s.InsertMessage(ctx, msg, ds)
+		require.Error(t, err, "a context that has ended")
+		assert.NotErrorIs(t, err, webhook.ErrOutcomeUnknown, "nothing was sent: the outcome is known")
+		o.Add(t, s, msg.ID, 1, err)
+	}
+	require.Equal(t, 2, o.Refused, "a context that ended before the call stores nothing: %s", o)
+
+	o = Outcomes{}
+	for i := 0; i < 100; i++ {
+		msg, ds := newMsg()
+		ctx, cancel := context.WithTimeout(context.Background(), deadline(i*3))
+		err := s.InsertMessage(ctx, msg, ds)
+		cancel()
+		o.Add(t, s, msg.ID, 1, err)
+	}
+	t.Logf("InsertMessage under deadlines of 0-3 ms: %s", o)
+	assert.Zero(t, o.ErrorButStored, "an InsertMessage that returned an error stored its message: %s", o)
+	assert.Zero(t, o.NilButMissing, "an InsertMessage that returned nil stored nothing: %s", o)
+}
 
 // testInsertMessageOtherTenant: message IDs are global. An ID taken by
 // another tenant's message is ErrConflict (not ErrDuplicate), stores

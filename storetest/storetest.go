@@ -32,6 +32,7 @@ func Run(t *testing.T, newStore func(t *testing.T) webhook.Store) {
 		{"InsertMessageAtomicAndIdempotent", testInsertMessage},
 		{"InsertMessageOtherTenantsID", testInsertMessageOtherTenant},
 		{"InsertMessageDeletedEndpoint", testInsertMessageDeletedEndpoint},
+		{"InsertMessageContextEnds", testInsertMessageContextEnds},
 		{"ClaimDueOnly", testClaimDueOnly},
 		{"ClaimOrderAndLimit", testClaimOrder},
 		{"ClaimSkipEndpoints", testClaimSkip},
