@@ -93,7 +93,6 @@ func validateMetadata(m map[string]string) error {
 
 // prepare validates a publish and builds the message and its deliveries.
 func (d *Dispatcher) prepare(pctx *publishCtx, ev Event, opts *PublishOpts) (*Message, []*Delivery, error) {
-	ctx := pctx.ctx
 	if ev == nil {
 		return nil, nil, invalid("event", "nil; pass a value with an EventType method")
 	}
@@ -129,14 +128,13 @@ func (d *Dispatcher) prepare(pctx *publishCtx, ev Event, opts *PublishOpts) (*Me
 	if err := d.beforePublish(pctx, msg); err != nil {
 		return nil, nil, err
 	}
-	ctx = pctx.ctx
 	payload, err := d.cfg.Envelope(msg, data)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: the envelope failed: %v", ErrInvalid, err)
 	}
 	msg.Payload = payload
 
-	eps, err := d.subscribers(ctx, o.Tenant, typ)
+	eps, err := d.subscribers(pctx.ctx, o.Tenant, typ)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -213,27 +211,41 @@ func (d *Dispatcher) subscribers(ctx context.Context, tenant, typ string) ([]*En
 // Publish stores ev as a Message for opts.Tenant, with one Delivery per
 // enabled endpoint of that tenant subscribed to its type, in one atomic
 // step, and wakes a worker. A message with no subscriber is stored too (so
-// it can be looked up), with no delivery.
+// it can be looked up), with no delivery. An endpoint deleted while the
+// publish runs gets no delivery; the publish succeeds all the same.
 //
-// Publishing an ID that is stored already stores nothing and returns the
-// message stored first, with a nil error: publish is idempotent on
-// PublishOpts.ID. Bad input returns an error matching ErrInvalid (or
-// ErrPayloadTooLarge) and stores nothing; after Shutdown it returns
-// ErrClosed. Publish works before Start: deliveries wait for the workers.
+// Message IDs are global, not per tenant: the ID is the webhook-id a
+// receiver dedupes on, and one receiver may serve several tenants.
+// Publishing an ID the same tenant stored already stores nothing and
+// returns the message stored first, with a nil error: publish is
+// idempotent on PublishOpts.ID. An ID taken by another tenant's message
+// stores nothing and returns an error matching ErrConflict that tells
+// nothing of that message; make IDs unique across tenants (prefix them
+// with the tenant, for example).
+//
+// An error means nothing was stored, with one exception: an error matching
+// ErrOutcomeUnknown (the store's answer was lost after its write was sent)
+// may leave the message stored or not; publish again with the same ID.
+// Bad input returns an error matching ErrInvalid (or ErrPayloadTooLarge);
+// after Shutdown it returns ErrClosed; a ctx that ends before the store
+// write returns ctx's error, and one that ends during it does not cut the
+// write short (for pgstore: see its Options.InsertTimeout). Publish works
+// before Start: deliveries wait for the workers.
 func (d *Dispatcher) Publish(ctx context.Context, ev Event, opts *PublishOpts) (*Message, error) {
 	if d.closed.Load() {
 		return nil, ErrClosed
 	}
 	pctx := &publishCtx{ctx: ctx}
 	msg, ds, err := d.prepare(pctx, ev, opts)
+	var first *Message
 	if err == nil {
-		err = d.store.InsertMessage(pctx.ctx, msg, ds)
+		first, err = d.insert(pctx.ctx, msg, ds, d.store.InsertMessage)
 	}
 	d.afterPublish(pctx, len(ds), err)
+	if first != nil && errors.Is(err, ErrDuplicate) {
+		return first, nil
+	}
 	if err != nil {
-		if errors.Is(err, ErrDuplicate) {
-			return d.store.GetMessage(ctx, msg.ID)
-		}
 		return nil, err
 	}
 	if len(ds) > 0 {
@@ -242,24 +254,73 @@ func (d *Dispatcher) Publish(ctx context.Context, ev Event, opts *PublishOpts) (
 	return msg, nil
 }
 
+// insert runs a publish's store write, unless ctx has ended already. On
+// ErrDuplicate it returns the message stored first with that error, or, if
+// that message is another tenant's, a conflict instead (the Store contract
+// says ErrDuplicate is for the same tenant's ID only; the check here keeps
+// a store written before that rule from handing out another tenant's
+// message).
+func (d *Dispatcher) insert(ctx context.Context, msg *Message, ds []*Delivery,
+	write func(context.Context, *Message, []*Delivery) error) (*Message, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("hookline: nothing stored: %w", err)
+	}
+	err := write(ctx, msg, ds)
+	if !errors.Is(err, ErrDuplicate) {
+		return nil, err
+	}
+	first, gerr := d.store.GetMessage(ctx, msg.ID)
+	switch {
+	case gerr == nil && first.Tenant != msg.Tenant:
+		return nil, idTaken(msg.ID)
+	case errors.Is(gerr, ErrNotFound): // PublishTx: stored earlier in the same transaction
+		return nil, err
+	case gerr != nil:
+		return nil, fmt.Errorf("%w; looking up the message stored first failed: %v", err, gerr)
+	}
+	return first, err
+}
+
+// idTaken is the error of a publish whose ID another tenant's message
+// holds. It names nothing of that message.
+func idTaken(id string) error {
+	return fmt.Errorf("%w: message ID %q is taken by another tenant's message; message IDs are global "+
+		"(they are the webhook-id receivers dedupe on): make them unique across tenants, for example by prefixing the tenant",
+		ErrConflict, id)
+}
+
 // PublishTx is Publish inside the caller's transaction tx: the message and
 // its deliveries commit or roll back with the caller's own writes, and are
-// delivered only once committed. The store must implement TxInserter for
-// tx's type (pgstore does for pgx.Tx); otherwise it returns
-// ErrTxUnsupported. A duplicate ID returns ErrDuplicate, since the
-// transaction is then the caller's to roll back or go on with.
+// delivered only once committed. The store must implement TxInserter[TTx]
+// for tx's type (pgstore implements TxInserter[pgx.Tx]); otherwise it
+// returns ErrTxUnsupported naming both types.
+//
+// A duplicate ID of the same tenant returns ErrDuplicate, since the
+// transaction is then the caller's to roll back or go on with; an ID taken
+// by another tenant's message returns ErrConflict, as Publish does. What
+// is stored is decided by the caller's commit, not by PublishTx: an error
+// from PublishTx means the message is not part of the transaction (with
+// pgstore the transaction is then aborted, so roll it back), and a ctx that
+// ends during the write makes the transaction fail rather than commit half
+// of it. ErrOutcomeUnknown does not arise here; if the caller's own commit
+// fails with an unknown outcome (its connection died after COMMIT was
+// sent), publishing again with the same ID is the safe answer, as for
+// Publish.
 func PublishTx[TTx any](ctx context.Context, d *Dispatcher, tx TTx, ev Event, opts *PublishOpts) (*Message, error) {
 	if d.closed.Load() {
 		return nil, ErrClosed
 	}
-	ti, ok := d.store.(TxInserter)
+	ti, ok := d.store.(TxInserter[TTx])
 	if !ok {
-		return nil, fmt.Errorf("%w: %T has no InsertMessageTx", ErrTxUnsupported, d.store)
+		return nil, fmt.Errorf("%w: %T implements no TxInserter[%v]; pass the transaction as the type the store takes (pgstore: pgx.Tx)",
+			ErrTxUnsupported, d.store, reflect.TypeFor[TTx]())
 	}
 	pctx := &publishCtx{ctx: ctx}
 	msg, ds, err := d.prepare(pctx, ev, opts)
 	if err == nil {
-		err = ti.InsertMessageTx(pctx.ctx, any(tx), msg, ds)
+		_, err = d.insert(pctx.ctx, msg, ds, func(ctx context.Context, msg *Message, ds []*Delivery) error {
+			return ti.InsertMessageTx(ctx, tx, msg, ds)
+		})
 	}
 	d.afterPublish(pctx, len(ds), err)
 	if err != nil {

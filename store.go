@@ -37,10 +37,32 @@ type Store interface {
 	ListEndpoints(ctx context.Context, q EndpointQuery) (eps []*Endpoint, next string, err error)
 
 	// InsertMessage stores msg and its deliveries in one atomic step: all or
-	// nothing. If a message with msg.ID exists it stores nothing and returns
-	// ErrDuplicate. Each delivery arrives with ID, MessageID, EndpointID,
+	// nothing. Each delivery arrives with ID, MessageID, EndpointID,
 	// Tenant, EventType, State pending, NextAttemptAt and times filled in.
 	// The payload is stored once, whatever the number of deliveries.
+	//
+	// Message IDs are global (they are the webhook-id receivers dedupe
+	// on). If a message with msg.ID exists it stores nothing and returns
+	// ErrDuplicate when that message has msg's tenant, and an error
+	// matching ErrConflict (not ErrDuplicate) when it is another tenant's;
+	// that error must tell nothing of the other message (no tenant, type,
+	// payload or metadata).
+	//
+	// A delivery whose endpoint does not exist (deleted after the publish
+	// looked it up) is dropped, not an error: the message and the other
+	// deliveries are stored. The check must hold against a DeleteEndpoint
+	// running at the same time: once both returned, no delivery of the
+	// deleted endpoint remains.
+	//
+	// An error means nothing was stored, with one exception: when the store
+	// cannot know whether its write took effect (the connection failed
+	// after the commit was sent), it returns an error matching
+	// ErrOutcomeUnknown. A ctx that has ended before the call returns its
+	// error and stores nothing; ctx ending during the call must not leave
+	// a write done but reported as failed. A store that writes over a
+	// network should check ctx before sending the write and then finish it
+	// under a timeout of its own (context.WithoutCancel), so a caller's
+	// deadline cannot cut a commit in half.
 	InsertMessage(ctx context.Context, msg *Message, deliveries []*Delivery) error
 	// GetMessage returns the message with that ID.
 	GetMessage(ctx context.Context, id string) (*Message, error)
@@ -223,10 +245,16 @@ type Notifier interface {
 }
 
 // TxInserter is an optional Store capability used by PublishTx: insert a
-// message and its deliveries inside the caller's transaction tx. A store
-// that does not know tx's type returns ErrTxUnsupported.
-type TxInserter interface {
-	InsertMessageTx(ctx context.Context, tx any, msg *Message, deliveries []*Delivery) error
+// message and its deliveries inside the caller's transaction tx, of the
+// store's transaction type TTx (pgstore implements TxInserter[pgx.Tx]).
+// PublishTx[TTx] uses the store only if it implements TxInserter[TTx].
+//
+// InsertMessageTx follows InsertMessage's contract (duplicates, other
+// tenants' IDs, deleted endpoints), except that nothing is stored until the
+// caller commits tx: an error means the message is not part of tx, and
+// ErrOutcomeUnknown does not apply (the caller's commit decides).
+type TxInserter[TTx any] interface {
+	InsertMessageTx(ctx context.Context, tx TTx, msg *Message, deliveries []*Delivery) error
 }
 
 // EndpointMatcher is an optional Store capability Publish uses when present:

@@ -361,7 +361,10 @@ func (s *MemoryStore) InsertMessage(ctx context.Context, msg *Message, deliverie
 	mds := make([]memDelivery, len(deliveries)) // one allocation for the batch
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if _, ok := s.messages[msg.ID]; ok {
+	if old, ok := s.messages[msg.ID]; ok {
+		if old.msg.Tenant != msg.Tenant {
+			return idTaken(msg.ID)
+		}
 		return fmt.Errorf("%w: %s", ErrDuplicate, msg.ID)
 	}
 	for _, d := range deliveries {
@@ -372,6 +375,9 @@ func (s *MemoryStore) InsertMessage(ctx context.Context, msg *Message, deliverie
 	s.messages[msg.ID] = m
 	now, due := time.Now().UnixNano(), false
 	for i, d := range deliveries {
+		if _, ok := s.endpoints[d.EndpointID]; !ok {
+			continue // deleted since the publish looked it up: no delivery
+		}
 		md := &mds[i]
 		*md = memDelivery{
 			id: d.ID, msg: m, endpointID: d.EndpointID, st: toMemState(d.State), attempts: int32(d.Attempts),

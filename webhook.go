@@ -230,10 +230,21 @@ var (
 	// ErrNotFound: no such endpoint, message or delivery.
 	ErrNotFound = errors.New("hookline: not found")
 	// ErrConflict: the object already exists or changed under the call.
+	// Publish and PublishTx return it when the message ID is taken by
+	// another tenant's message (message IDs are global); nothing is stored.
 	ErrConflict = errors.New("hookline: conflict")
-	// ErrDuplicate is returned by Store.InsertMessage when the message ID is
-	// stored already; Publish turns it into an idempotent success.
+	// ErrDuplicate is returned by Store.InsertMessage when a message of the
+	// same tenant with that ID is stored already; Publish turns it into an
+	// idempotent success, PublishTx returns it.
 	ErrDuplicate = errors.New("hookline: message already published")
+	// ErrOutcomeUnknown: the store write of a publish was sent but its
+	// answer was lost (the connection died after the commit was sent, or
+	// the store's own timeout ended the write), so the message may or may
+	// not be stored. Publishing again with the same PublishOpts.ID is the
+	// safe answer: it stores the message if it is missing and returns the
+	// stored one otherwise. Every other publish error means nothing was
+	// stored.
+	ErrOutcomeUnknown = errors.New("hookline: publish outcome unknown; publish again with the same ID")
 	// ErrPayloadTooLarge: the marshalled event exceeds Config.MaxPayloadSize.
 	ErrPayloadTooLarge = errors.New("hookline: payload too large")
 	// ErrClosed: the dispatcher was shut down.

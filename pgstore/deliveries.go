@@ -3,12 +3,14 @@ package pgstore
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sort"
 	"time"
 
 	webhook "github.com/hookline/webhook"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // querier is what the store needs of a pool or a transaction.
@@ -17,16 +19,45 @@ type querier interface {
 }
 
 // InsertMessage implements webhook.Store: one statement stores the message,
-// its deliveries and a NOTIFY to other instances.
+// its deliveries (for the endpoints that still exist) and a NOTIFY to other
+// instances.
+//
+// The caller's ctx bounds the wait for a connection; the statement itself
+// runs to its end under Options.InsertTimeout instead, so that a caller's
+// deadline cannot make a committed publish look failed. When the statement
+// was sent but its answer was lost (the connection died, or InsertTimeout
+// passed), the error matches webhook.ErrOutcomeUnknown.
 func (s *Store) InsertMessage(ctx context.Context, msg *webhook.Message, deliveries []*webhook.Delivery) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("pgstore: inserting message %s: nothing sent: %w", msg.ID, err)
+	}
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return fmt.Errorf("pgstore: inserting message %s: nothing sent: %w", msg.ID, err)
+	}
+	defer conn.Release()
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.insertTimeout)
+	defer cancel()
 	notify := s.notify && len(deliveries) > 0 && s.notifyNow()
-	if err := s.insertMessage(ctx, s.pool, msg, deliveries, notify); err != nil {
+	if err := s.insertMessage(wctx, conn, msg, deliveries, notify); err != nil {
+		if unknownOutcome(err) {
+			return fmt.Errorf("%w: pgstore: inserting message %s: %v", webhook.ErrOutcomeUnknown, msg.ID, err)
+		}
 		return err
 	}
 	if s.notify && len(deliveries) > 0 && !notify {
 		s.notifyLater()
 	}
 	return nil
+}
+
+// unknownOutcome reports whether a failed autocommit statement may have
+// committed all the same: the server answered no error, and the failure did
+// not happen before anything was sent.
+func unknownOutcome(err error) bool {
+	var pe *pgconn.PgError
+	return !errors.As(err, &pe) && !errors.Is(err, webhook.ErrDuplicate) && !errors.Is(err, webhook.ErrConflict) &&
+		!pgconn.SafeToRetry(err)
 }
 
 // notifyNow reports whether a publish should notify inside its own
@@ -68,16 +99,17 @@ func (s *Store) notifyLater() {
 	})
 }
 
-// InsertMessageTx implements webhook.TxInserter: tx must be a pgx.Tx (from
-// a pool, a connection or a nested transaction); the message and its
-// deliveries then commit or roll back with it, and listeners are notified
-// only on commit. Any other type is webhook.ErrTxUnsupported.
-func (s *Store) InsertMessageTx(ctx context.Context, tx any, msg *webhook.Message, deliveries []*webhook.Delivery) error {
-	t, ok := tx.(pgx.Tx)
-	if !ok || t == nil {
-		return fmt.Errorf("%w: pgstore joins a pgx.Tx, got %T", webhook.ErrTxUnsupported, tx)
+// InsertMessageTx implements webhook.TxInserter[pgx.Tx]: the message and
+// its deliveries commit or roll back with tx (from a pool, a connection or
+// a nested transaction), and listeners are notified only on commit. ctx
+// bounds the statement: if it ends meanwhile pgx closes tx's connection, so
+// tx cannot commit and nothing is stored. A nil tx is
+// webhook.ErrTxUnsupported.
+func (s *Store) InsertMessageTx(ctx context.Context, tx pgx.Tx, msg *webhook.Message, deliveries []*webhook.Delivery) error {
+	if tx == nil {
+		return fmt.Errorf("%w: pgstore needs a pgx.Tx, got nil", webhook.ErrTxUnsupported)
 	}
-	return s.insertMessage(ctx, t, msg, deliveries, s.notify)
+	return s.insertMessage(ctx, tx, msg, deliveries, s.notify)
 }
 
 func (s *Store) insertMessage(ctx context.Context, q querier, msg *webhook.Message, deliveries []*webhook.Delivery, notify bool) error {
@@ -104,9 +136,27 @@ func (s *Store) insertMessage(ctx context.Context, q querier, msg *webhook.Messa
 		return mapErr(err, "inserting message "+msg.ID)
 	}
 	if inserted == 0 {
-		return fmt.Errorf("%w: %s", webhook.ErrDuplicate, msg.ID)
+		return s.duplicate(ctx, q, msg)
 	}
 	return nil
+}
+
+// duplicate tells a duplicate of the same tenant's message (ErrDuplicate)
+// from an ID taken by another tenant's (ErrConflict, naming nothing of it).
+func (s *Store) duplicate(ctx context.Context, q querier, msg *webhook.Message) error {
+	var tenant string
+	err := q.QueryRow(ctx, s.q.messageTenant, msg.ID).Scan(&tenant)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows): // purged since the insert saw it
+		return fmt.Errorf("%w: message ID %q was taken and removed while this publish ran; publish again", webhook.ErrConflict, msg.ID)
+	case err != nil:
+		return mapErr(err, "looking up message "+msg.ID)
+	case tenant != msg.Tenant:
+		return fmt.Errorf("%w: message ID %q is taken by another tenant's message; message IDs are global "+
+			"(they are the webhook-id receivers dedupe on): make them unique across tenants, for example by prefixing the tenant",
+			webhook.ErrConflict, msg.ID)
+	}
+	return fmt.Errorf("%w: %s", webhook.ErrDuplicate, msg.ID)
 }
 
 // GetMessage implements webhook.Store.

@@ -68,10 +68,20 @@ type Options struct {
 	// Logger receives the listener's connection errors. Defaults to
 	// discarding them.
 	Logger *slog.Logger
+	// InsertTimeout bounds InsertMessage's statement once it has a
+	// connection. The caller's context bounds only the wait for the
+	// connection: a statement that was sent runs to its end (or to this
+	// timeout) whatever the caller's deadline, so a publish either stored
+	// its message (nil) or did not (an error). If the timeout passes, or the
+	// connection dies, after the statement was sent, InsertMessage returns
+	// an error matching webhook.ErrOutcomeUnknown: publish again with the
+	// same ID. PublishTx statements run in the caller's transaction under
+	// the caller's context instead. Defaults to 10 seconds.
+	InsertTimeout time.Duration
 }
 
 // Store is a webhook.Store on PostgreSQL. It also implements
-// webhook.Notifier (LISTEN/NOTIFY), webhook.TxInserter (for pgx.Tx) and
+// webhook.Notifier (LISTEN/NOTIFY), webhook.TxInserter[pgx.Tx] and
 // webhook.BacklogCounter (counters kept by triggers).
 // Create it with New, create its tables with Migrate, and Close it to stop
 // its listener. Safe for concurrent use, and by several processes at once.
@@ -83,6 +93,8 @@ type Store struct {
 	listenCfg *pgx.ConnConfig
 	log       *slog.Logger
 	q         queries
+
+	insertTimeout time.Duration // see Options.InsertTimeout
 
 	lmu       sync.Mutex
 	subs      map[chan struct{}]struct{}
@@ -100,9 +112,9 @@ type Store struct {
 }
 
 var (
-	_ webhook.Store      = (*Store)(nil)
-	_ webhook.Notifier   = (*Store)(nil)
-	_ webhook.TxInserter = (*Store)(nil)
+	_ webhook.Store              = (*Store)(nil)
+	_ webhook.Notifier           = (*Store)(nil)
+	_ webhook.TxInserter[pgx.Tx] = (*Store)(nil)
 
 	_ webhook.EndpointMatcher = (*Store)(nil)
 	_ webhook.BacklogCounter  = (*Store)(nil)
@@ -130,6 +142,9 @@ func New(pool *pgxpool.Pool, opts *Options) *Store {
 	if o.NotifyInterval == 0 {
 		o.NotifyInterval = 2 * time.Millisecond
 	}
+	if o.InsertTimeout <= 0 {
+		o.InsertTimeout = 10 * time.Second
+	}
 	s := &Store{
 		notifyEvery: o.NotifyInterval,
 		pool:        pool,
@@ -140,6 +155,7 @@ func New(pool *pgxpool.Pool, opts *Options) *Store {
 		log:         o.Logger,
 		subs:        map[chan struct{}]struct{}{},
 	}
+	s.insertTimeout = o.InsertTimeout
 	s.q = buildQueries(pgx.Identifier{o.Schema}.Sanitize())
 	return s
 }

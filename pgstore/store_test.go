@@ -65,10 +65,14 @@ func TestInsertMessageTxRefusesOtherTypes(t *testing.T) {
 	t.Parallel()
 	s := newSchemaStore(t, testPool(t), nil)
 	msg := &webhook.Message{ID: "msg_x", Type: "a.b", Payload: []byte(`{}`), CreatedAt: time.Now()}
-	err := s.InsertMessageTx(context.Background(), "not a tx", msg, nil)
+	err := s.InsertMessageTx(context.Background(), nil, msg, nil)
 	assert.ErrorIs(t, err, webhook.ErrTxUnsupported)
-	err = s.InsertMessageTx(context.Background(), nil, msg, nil)
-	assert.ErrorIs(t, err, webhook.ErrTxUnsupported)
+
+	// PublishTx with a transaction type the store does not take names both.
+	d := newDispatcher(t, s, false, nil)
+	_, err = webhook.PublishTx(context.Background(), d, "not a tx", orderPlaced{}, &webhook.PublishOpts{ID: "msg_x"})
+	require.ErrorIs(t, err, webhook.ErrTxUnsupported)
+	assert.Contains(t, err.Error(), "*pgstore.Store implements no TxInserter[string]")
 	_, err = s.GetMessage(context.Background(), "msg_x")
 	assert.ErrorIs(t, err, webhook.ErrNotFound, "nothing stored")
 }
@@ -107,17 +111,4 @@ func TestMatchEndpoints(t *testing.T) {
 		}
 		assert.ElementsMatch(t, tc.want, got, tc.typ)
 	}
-}
-
-func TestInsertMessageForDeletedEndpointIsConflict(t *testing.T) {
-	t.Parallel()
-	s := newSchemaStore(t, testPool(t), nil)
-	now := time.Now()
-	msg := &webhook.Message{ID: "msg_gone", Type: "a.b", Payload: []byte(`{}`), CreatedAt: now}
-	d := &webhook.Delivery{ID: "dlv_gone", MessageID: msg.ID, EndpointID: "ep_deleted", EventType: "a.b",
-		State: webhook.StatePending, NextAttemptAt: now, CreatedAt: now, UpdatedAt: now}
-	err := s.InsertMessage(context.Background(), msg, []*webhook.Delivery{d})
-	assert.ErrorIs(t, err, webhook.ErrConflict)
-	_, err = s.GetMessage(context.Background(), msg.ID)
-	assert.ErrorIs(t, err, webhook.ErrNotFound, "nothing stored")
 }
