@@ -1,63 +1,60 @@
 package webhook
 
 import (
-	crand "crypto/rand"
-	"encoding/binary"
-	"math/rand/v2"
-	"sync"
-	"time"
+	"github.com/google/uuid"
 )
 
-// idGen makes the IDs hookline generates: UUIDv7 layout (a 48-bit
-// millisecond time, a 12-bit counter that keeps one millisecond's IDs in
-// order, 62 random bits) written in 26 characters of lowercase base32hex.
-// The alphabet is in ASCII order, so IDs sort by creation time. The random
-// bits come from a ChaCha8 stream seeded from crypto/rand once, not from a
-// system call per ID.
-type idGen struct {
-	mu  sync.Mutex
-	rng *rand.ChaCha8
-	ms  int64
-	seq uint16
+// idAlphabet is the TypeID base32 alphabet (Crockford's, lowercase): in ASCII
+// order, so IDs of one prefix sort as their UUIDs do.
+const idAlphabet = "0123456789abcdefghjkmnpqrstvwxyz"
+
+// idGen makes the IDs hookline generates (message, delivery, attempt,
+// endpoint, dispatcher): TypeIDs (github.com/jetify-com/typeid, spec v0.3.0)
+// of a UUIDv7 from github.com/google/uuid. An ID is the type prefix, "_", and
+// 26 characters encoding the UUID's 128 bits after two zero bits, 5 bits a
+// character from the most significant down, in idAlphabet; the first
+// character is therefore 0-7. TypeID libraries in other languages parse them
+// back to the UUID.
+//
+// They sort by creation time: a UUIDv7 starts with its Unix millisecond, and
+// uuid.NewV7 fills the next 12 bits (rand_a) with a sub-millisecond sequence
+// that it keeps increasing across the whole process, so IDs made one after
+// the other sort in that order even within one millisecond, whichever
+// dispatcher made them. The remaining 62 bits are random (crypto/rand).
+//
+// idGen holds no state of its own (google/uuid keeps the clock sequence); it
+// is the dispatcher's way to ask for IDs.
+type idGen struct{}
+
+func newIDGen() *idGen { return &idGen{} }
+
+// newID returns prefix, which ends in the "_" separator (as in "msg_"),
+// followed by the TypeID suffix of a new UUIDv7.
+func (*idGen) newID(prefix string) string {
+	// NewV7 fails only when crypto/rand does, which it never does on the
+	// platforms Go supports (crypto/rand.Read does not return errors).
+	return typeID(prefix, uuid.Must(uuid.NewV7()))
 }
 
-func newIDGen() *idGen {
-	var seed [32]byte
-	_, _ = crand.Read(seed[:]) // crypto/rand.Read never fails on supported platforms
-	return &idGen{rng: rand.NewChaCha8(seed)}
-}
-
-// uuid returns the next 16 bytes.
-func (g *idGen) uuid() [16]byte {
-	g.mu.Lock()
-	if ms := time.Now().UnixMilli(); ms > g.ms {
-		g.ms, g.seq = ms, 0
-	} else if g.seq++; g.seq > 0xfff { // 4,096 IDs in one millisecond: borrow the next
-		g.ms, g.seq = g.ms+1, 0
+// typeID returns prefix followed by the 26-character TypeID encoding of u.
+func typeID(prefix string, u uuid.UUID) string {
+	b := make([]byte, 0, len(prefix)+26)
+	var hi, lo uint64
+	for i := range 8 {
+		hi = hi<<8 | uint64(u[i])
+		lo = lo<<8 | uint64(u[8+i])
 	}
-	ms, seq, r := g.ms, g.seq, g.rng.Uint64()
-	g.mu.Unlock()
-	var u [16]byte
-	binary.BigEndian.PutUint64(u[:8], uint64(ms)<<16|0x7000|uint64(seq))
-	binary.BigEndian.PutUint64(u[8:], r>>2|1<<63) // variant 10
-	return u
-}
-
-// newID returns prefix followed by a new ID.
-func (g *idGen) newID(prefix string) string {
-	u := g.uuid()
-	const alphabet = "0123456789abcdefghijklmnopqrstuv"
-	var buf [64]byte
-	b := append(buf[:0], prefix...)
-	b = b[:len(prefix)+26]
-	out := b[len(prefix):]
-	for i := range out {
-		bit := i * 5
-		v := uint16(u[bit/8]) << 8
-		if bit/8+1 < 16 {
-			v |= uint16(u[bit/8+1])
+	b = append(b, prefix...)
+	// Character i holds bits 125-5i .. 129-5i of the 130-bit number whose two
+	// top bits are zero; Go shifts of 64 or more give 0.
+	for shift := 125; shift >= 0; shift -= 5 {
+		var v uint64
+		if shift >= 64 {
+			v = hi >> (shift - 64)
+		} else {
+			v = hi<<(64-shift) | lo>>shift
 		}
-		out[i] = alphabet[(v>>(11-bit%8))&31]
+		b = append(b, idAlphabet[v&31])
 	}
 	return string(b)
 }

@@ -173,6 +173,9 @@ func TestReadOnlyAndSecretReveal(t *testing.T) {
 	assert.NotContains(t, rec.Body.String(), "whsec_", "no secret in the create answer")
 	var created struct{ ID string }
 	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &created))
+	stored, err := d.GetEndpoint(t.Context(), created.ID)
+	require.NoError(t, err)
+	assert.NotEmpty(t, stored.Secret, "the endpoint has a secret; only its reveal is refused")
 	assert.Equal(t, 403, do(h, "GET", "/api/endpoints/"+created.ID+"/secret", "").Code)
 	assert.Equal(t, 403, do(h, "POST", "/api/endpoints/"+created.ID+"/rotate-secret", "").Code)
 	page := do(h, "GET", "/", "").Body.String()

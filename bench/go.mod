@@ -3,7 +3,7 @@ module github.com/hookline/webhook/bench
 go 1.26.0
 
 require (
-	github.com/hookline/webhook v0.0.0
+	github.com/hookline/webhook v0.1.0
 	github.com/jackc/pgx/v5 v5.12.0
 	go.opentelemetry.io/otel/sdk v1.47.0
 	go.opentelemetry.io/otel/sdk/metric v1.47.0

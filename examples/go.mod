@@ -4,7 +4,7 @@ go 1.26.0
 
 require (
 	github.com/cenkalti/backoff/v4 v4.3.0
-	github.com/hookline/webhook v0.0.0
+	github.com/hookline/webhook v0.1.0
 	github.com/hookline/webhook/otelwebhook v0.0.0
 	github.com/hookline/webhook/pgstore v0.0.0
 	github.com/jackc/pgx/v5 v5.12.0

@@ -2,11 +2,9 @@ module github.com/hookline/webhook/otelwebhook
 
 go 1.26.0
 
-replace github.com/hookline/webhook => ../
-
 require (
 	github.com/cenkalti/backoff/v4 v4.3.0
-	github.com/hookline/webhook v0.0.0
+	github.com/hookline/webhook v0.1.0
 	github.com/stretchr/testify v1.12.1
 	go.opentelemetry.io/otel v1.47.0
 	go.opentelemetry.io/otel/metric v1.47.0

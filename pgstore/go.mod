@@ -3,7 +3,7 @@ module github.com/hookline/webhook/pgstore
 go 1.26
 
 require (
-	github.com/hookline/webhook v0.0.0
+	github.com/hookline/webhook v0.1.0
 	github.com/jackc/pgx/v5 v5.12.0
 	github.com/stretchr/testify v1.12.1
 )
@@ -19,5 +19,3 @@ require (
 	golang.org/x/text v0.41.0 // indirect
 	golang.org/x/time v0.15.0 // indirect
 )
-
-replace github.com/hookline/webhook => ../

@@ -4,6 +4,7 @@
 package webhooktest
 
 import (
+	"context"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -138,8 +139,12 @@ func TooManyRequests(n int, retryAfter time.Duration) Script {
 	}
 }
 
-// Receiver is a recording webhook receiver on an httptest server, closed
-// when the test ends.
+// Receiver is a recording webhook receiver on an httptest server (loopback,
+// plain http: the dispatcher needs Config.AllowHTTP and
+// Config.AllowPrivateNetworks to reach it). NewReceiver closes it when the
+// test ends; StartReceiver leaves that to its caller. Its Deliveries, Count,
+// Acked, AckedIDs and Await work anywhere; the WaitFor... helpers fail a
+// test.
 type Receiver struct {
 	// URL is the receiver's base URL.
 	URL string
@@ -160,17 +165,26 @@ type Receiver struct {
 
 // NewReceiver starts a receiver and registers its Close with t.Cleanup.
 func NewReceiver(t testing.TB, opts ...Option) *Receiver {
+	r := StartReceiver(opts...)
+	t.Cleanup(r.Close)
+	return r
+}
+
+// StartReceiver starts a receiver outside a test (an example, a demo
+// program, a local tool); the caller must Close it. Wait for what it got
+// with Await.
+func StartReceiver(opts ...Option) *Receiver {
 	r := &Receiver{byID: map[string]int{}, cond: make(chan struct{})}
 	for _, o := range opts {
 		o(r)
 	}
 	r.srv = httptest.NewServer(http.HandlerFunc(r.serve))
 	r.URL = r.srv.URL
-	t.Cleanup(r.Close)
 	return r
 }
 
-// Close shuts the server down.
+// Close shuts the server down, waiting for requests in progress. It is safe
+// to call more than once.
 func (r *Receiver) Close() { r.close.Do(r.srv.Close) }
 
 func (r *Receiver) serve(w http.ResponseWriter, req *http.Request) {
@@ -271,6 +285,27 @@ func (r *Receiver) wait(timeout time.Duration, cond func() bool) bool {
 		case <-ch:
 		case <-deadline.C:
 			return false
+		}
+	}
+}
+
+// Await blocks until cond reports true, checking it at once and again after
+// every request the receiver records, and returns ctx's error if ctx ends
+// first. cond may call the receiver's methods:
+//
+//	err := r.Await(ctx, func() bool { return r.AckedIDs() >= 3 })
+func (r *Receiver) Await(ctx context.Context, cond func() bool) error {
+	for {
+		r.mu.Lock()
+		ch := r.cond // read before cond runs: a request recorded after this closes it
+		r.mu.Unlock()
+		if cond() {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package webhooktest_test
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -206,4 +207,37 @@ func (f *fatalTB) Helper() {}
 func (f *fatalTB) Fatalf(format string, args ...any) {
 	f.msg = fmt.Sprintf(format, args...)
 	runtime.Goexit()
+}
+
+func TestStartReceiverWithoutTestingTB(t *testing.T) {
+	t.Parallel()
+	secret := webhook.NewSecret()
+	r := webhooktest.StartReceiver(webhooktest.WithSecret(secret), webhooktest.WithScript(webhooktest.FailFirst(1, 503)))
+
+	// Await returns ctx's error while cond does not hold.
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Millisecond)
+	defer cancel()
+	assert.ErrorIs(t, r.Await(ctx, func() bool { return r.Count() > 0 }), context.DeadlineExceeded)
+
+	// It wakes for requests recorded while it waits.
+	done := make(chan error, 1)
+	go func() { done <- r.Await(t.Context(), func() bool { return r.Acked("msg_1") == 1 }) }()
+	status, _ := send(t, r.URL, secret, "msg_1", time.Now(), `{}`)
+	assert.Equal(t, 503, status)
+	status, _ = send(t, r.URL, secret, "msg_1", time.Now(), `{}`)
+	assert.Equal(t, 200, status)
+	select {
+	case err := <-done:
+		require.NoError(t, err)
+	case <-time.After(5 * time.Second):
+		t.Fatal("Await did not return after the acknowledged request")
+	}
+	ds := r.Deliveries()
+	require.Len(t, ds, 2)
+	assert.True(t, ds[1].Verified)
+
+	r.Close()
+	r.Close() // twice is fine
+	_, err := noRedirects.Post(r.URL, "application/json", strings.NewReader(`{}`))
+	assert.Error(t, err, "closed: nothing listens")
 }

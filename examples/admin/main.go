@@ -5,6 +5,18 @@
 //
 //	go run ./examples/admin                  # until Ctrl-C
 //	go run ./examples/admin -demo-seconds 5  # a short run that exits
+//	go run ./examples/admin -addr 127.0.0.1:9000 -password s3cret
+//
+// It prints the operator URL, the basic-auth user and password, and a
+// customer-portal link for tenant acme. Flags:
+//
+//	-addr            address to listen on (default 127.0.0.1:8080; 127.0.0.1:0 picks a free port)
+//	-user            basic-auth user of the operator view at /admin/ (default admin)
+//	-password        its password (default: random, printed at start)
+//	-demo-seconds N  exit after N seconds (default 0: run until interrupted)
+//	-publish-every   how often the demo publishes an event (default 2s)
+//
+// Everything lives in memory and is gone when it exits.
 package main
 
 import (

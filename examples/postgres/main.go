@@ -6,8 +6,11 @@
 //	go run ./examples/postgres -db postgres://postgres@127.0.0.1:5432/test
 //
 // The database URL comes from -db, else DATABASE_URL, else the local test
-// database. It uses the schemas hookline_example and shop_example, and
-// removes the endpoint it created (with its deliveries) when it ends.
+// database. Each run creates two schemas of its own, hookline_example_<hex>
+// (hookline's tables) and shop_example_<hex> (the shop's orders), and drops
+// both when it ends, so runs leave nothing behind and two runs at once do
+// not meet. (Versions before v0.1.0 used fixed schemas hookline_example and
+// shop_example and left them; drop those by hand.)
 package main
 
 import (
@@ -45,13 +48,15 @@ func main() {
 	}
 	url := flag.String("db", def, "PostgreSQL URL")
 	flag.Parse()
-	if err := run(*url); err != nil {
+	if err := run(*url, ""); err != nil {
 		fmt.Fprintln(os.Stderr, "error:", err)
 		os.Exit(1)
 	}
 }
 
-func run(url string) error {
+// run runs the example on the database at url, in schemas ending in
+// "_"+suffix (empty: a random suffix).
+func run(url, suffix string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	pool, err := pgxpool.New(ctx, url)
@@ -60,9 +65,23 @@ func run(url string) error {
 	}
 	defer pool.Close()
 
+	// This run's schemas, dropped when it returns: after the dispatchers
+	// and stores below have shut down (deferred calls run last first).
+	if suffix == "" {
+		var b [4]byte
+		_, _ = rand.Read(b[:])
+		suffix = hex.EncodeToString(b[:])
+	}
+	hooklineSchema, shopSchema := "hookline_example_"+suffix, "shop_example_"+suffix
+	defer func() {
+		dctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_, _ = pool.Exec(dctx, "DROP SCHEMA IF EXISTS "+hooklineSchema+", "+shopSchema+" CASCADE")
+	}()
+
 	// The host's own table.
-	if _, err := pool.Exec(ctx, `CREATE SCHEMA IF NOT EXISTS shop_example;
-		CREATE TABLE IF NOT EXISTS shop_example.orders (id bigserial PRIMARY KEY, item text NOT NULL)`); err != nil {
+	if _, err := pool.Exec(ctx, "CREATE SCHEMA "+shopSchema+"; CREATE TABLE "+shopSchema+
+		".orders (id bigserial PRIMARY KEY, item text NOT NULL)"); err != nil {
 		return err
 	}
 
@@ -87,7 +106,7 @@ func run(url string) error {
 	// Migrate is safe to run from both at once.
 	var ds []*webhook.Dispatcher
 	for _, name := range []string{"replica-a", "replica-b"} {
-		store := pgstore.New(pool, &pgstore.Options{Schema: "hookline_example"})
+		store := pgstore.New(pool, &pgstore.Options{Schema: hooklineSchema})
 		if err := store.Migrate(ctx); err != nil {
 			return err
 		}
@@ -110,23 +129,19 @@ func run(url string) error {
 		ds = append(ds, d)
 	}
 
-	// A tenant of this run's own, so endpoints of earlier runs get nothing.
-	var b [4]byte
-	_, _ = rand.Read(b[:])
-	tenant := "shop-" + hex.EncodeToString(b[:])
+	tenant := "shop"
 	ep := &webhook.Endpoint{Tenant: tenant, URL: srv.URL + "/orders", EventTypes: []string{"order.*"}}
 	if err := ds[0].CreateEndpoint(ctx, ep); err != nil {
 		return err
 	}
 	secret = ep.Secret
-	defer ds[0].DeleteEndpoint(context.Background(), ep.ID)
 
 	// Place orders: the order row and its webhook commit together. The
 	// third order is rolled back: neither the row nor the webhook exists.
 	var sent []string
 	var rolledBack string
 	for i, item := range []string{"tea", "kettle", "broken cup", "mug", "teapot", "saucer"} {
-		id, err := placeOrder(ctx, pool, ds[i%2], tenant, item, i != 2)
+		id, err := placeOrder(ctx, pool, ds[i%2], shopSchema, tenant, item, i != 2)
 		if err != nil {
 			return err
 		}
@@ -167,14 +182,14 @@ func run(url string) error {
 
 // placeOrder inserts an order and publishes order.placed in one
 // transaction, committed or rolled back, and returns the message ID.
-func placeOrder(ctx context.Context, pool *pgxpool.Pool, d *webhook.Dispatcher, tenant, item string, commit bool) (string, error) {
+func placeOrder(ctx context.Context, pool *pgxpool.Pool, d *webhook.Dispatcher, schema, tenant, item string, commit bool) (string, error) {
 	tx, err := pool.Begin(ctx)
 	if err != nil {
 		return "", err
 	}
 	defer tx.Rollback(ctx) //nolint:errcheck // a no-op after Commit
 	var id int64
-	if err := tx.QueryRow(ctx, "INSERT INTO shop_example.orders (item) VALUES ($1) RETURNING id", item).Scan(&id); err != nil {
+	if err := tx.QueryRow(ctx, "INSERT INTO "+schema+".orders (item) VALUES ($1) RETURNING id", item).Scan(&id); err != nil {
 		return "", err
 	}
 	msg, err := webhook.PublishTx[pgx.Tx](ctx, d, tx, OrderPlaced{OrderID: id, Item: item}, &webhook.PublishOpts{Tenant: tenant})

@@ -1,11 +1,17 @@
 package main
 
 import (
+	"context"
+	"fmt"
 	"os"
 	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
-// TestRun runs the example end to end against HOOKLINE_TEST_DATABASE_URL.
+// TestRun runs the example end to end against HOOKLINE_TEST_DATABASE_URL
+// and checks that it drops the schemas it made.
 func TestRun(t *testing.T) {
 	url := os.Getenv("HOOKLINE_TEST_DATABASE_URL")
 	if url == "" {
@@ -14,7 +20,24 @@ func TestRun(t *testing.T) {
 		}
 		t.Skip("set HOOKLINE_TEST_DATABASE_URL (for example postgres://postgres@127.0.0.1:5432/test) to run it")
 	}
-	if err := run(url); err != nil {
+	suffix := fmt.Sprintf("t%d", time.Now().UnixNano())
+	if err := run(url, suffix); err != nil {
 		t.Fatal(err)
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var left int
+	if err := conn.QueryRow(ctx, "SELECT count(*) FROM pg_namespace WHERE nspname = ANY($1)",
+		[]string{"hookline_example_" + suffix, "shop_example_" + suffix}).Scan(&left); err != nil {
+		t.Fatal(err)
+	}
+	if left != 0 {
+		t.Fatalf("%d of the run's schemas are still in the database", left)
 	}
 }
