@@ -165,11 +165,14 @@ type Dispatcher struct {
 	cfg    Config
 	store  Store
 	client *http.Client
-	log    *slog.Logger
-	guard  addrGuard
-	owner  string
-	ids    *idGen
-	health *health
+	// ownClient is set when the dispatcher built client itself (no
+	// Config.HTTPClient): Shutdown then closes its idle connections.
+	ownClient bool
+	log       *slog.Logger
+	guard     addrGuard
+	owner     string
+	ids       *idGen
+	health    *health
 
 	wake    chan struct{}
 	tokens  chan struct{}
@@ -259,7 +262,7 @@ func New(cfg Config) (*Dispatcher, error) {
 	}
 	d.owner = d.ids.newID("dsp_")
 	if cfg.HTTPClient == nil {
-		d.client = newDefaultClient(&d.cfg)
+		d.client, d.ownClient = newDefaultClient(&d.cfg), true
 	} else {
 		c := *cfg.HTTPClient
 		c.CheckRedirect = noRedirects
@@ -350,10 +353,13 @@ const recordGrace = 2 * time.Second
 // then cancels the rest: their deliveries are put back, due at once, which
 // it gives the store up to 2 more seconds to record (a delivery whose put
 // back is not recorded comes due when its lease lapses). It waits for every
-// goroutine to return. After it, Publish returns ErrClosed. It returns
-// ctx's error if ctx ended first.
+// goroutine to return, and closes the idle connections of the default
+// client (never those of a Config.HTTPClient: that client is the caller's).
+// After it, Publish returns ErrClosed. It returns ctx's error if ctx ended
+// first.
 func (d *Dispatcher) Shutdown(ctx context.Context) error {
 	d.beginStop()
+	defer d.closeIdle()
 	d.mu.Lock()
 	started := d.started
 	d.mu.Unlock()
@@ -387,6 +393,16 @@ func (d *Dispatcher) Shutdown(ctx context.Context) error {
 		<-done
 		d.log.Warn("hookline dispatcher stopped before attempts in flight finished", "owner", d.owner)
 		return ctx.Err()
+	}
+}
+
+// closeIdle closes the kept-alive connections of the client the dispatcher
+// built, whose read and write goroutines would otherwise outlive Shutdown
+// until IdleConnTimeout. SendTest may open one later; the next Shutdown
+// closes it too.
+func (d *Dispatcher) closeIdle() {
+	if d.ownClient {
+		d.client.CloseIdleConnections()
 	}
 }
 

@@ -3,6 +3,8 @@ package main
 import (
 	"os"
 	"testing"
+
+	"go.uber.org/goleak"
 )
 
 // TestRun runs the example end to end against HOOKLINE_TEST_DATABASE_URL.
@@ -18,3 +20,7 @@ func TestRun(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestMain fails the run when a goroutine of the example (its dispatcher,
+// servers, kept-alive client connections) outlives it.
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
