@@ -114,7 +114,11 @@ func appendJSONString(b []byte, s string) ([]byte, error) {
 // are given are read-only.
 type Hooks struct {
 	// BeforeAttempt runs just before the request is sent; it may add
-	// headers to req.
+	// headers to req (or change User-Agent and the endpoint's own
+	// Headers). What the signature and the receiver rely on is put back
+	// after it: Content-Type, webhook-id, webhook-timestamp,
+	// webhook-signature, Hookline-Event-Type, Hookline-Attempt and the
+	// body, so a hook cannot make a delivery fail verification.
 	BeforeAttempt func(ctx context.Context, req *http.Request, d *Delivery)
 	// AfterAttempt runs once per attempt (numbers 1..n) with the delivery as
 	// the attempt left it (state, attempts, next attempt time). The store
@@ -743,8 +747,10 @@ func (d *Dispatcher) send(ctx context.Context, c *Claimed, now time.Time) *Attem
 		return a
 	}
 	if d.cfg.Hooks.BeforeAttempt != nil {
+		signed := signedParts(req)
 		hctx := withClaim(actx, c)
 		d.safeHook("BeforeAttempt", func() { d.cfg.Hooks.BeforeAttempt(hctx, req, del) })
+		signed.restore(req, msg.Payload)
 	}
 	a.RequestHeaders = make(map[string]string, len(req.Header))
 	for k, v := range req.Header {
@@ -829,6 +835,51 @@ func (d *Dispatcher) newRequest(ctx context.Context, c *Claimed, now time.Time, 
 	h["Hookline-Event-Type"] = v[5:6:6]
 	h["Hookline-Attempt"] = v[6:7:7]
 	return req, nil
+}
+
+// signedHeaders are the headers hookline sets from the message and the
+// attempt, put back after BeforeAttempt: the webhook-* headers a receiver
+// verifies, the Hookline-* ones it routes and counts on, and Content-Type
+// (the signed body is JSON).
+var signedHeaders = [...]string{"Content-Type", "Webhook-Id", "Webhook-Timestamp", "Webhook-Signature", HeaderEventType, HeaderAttempt}
+
+// signed holds the values of signedHeaders as newRequest set them.
+type signed [len(signedHeaders)][]string
+
+func signedParts(req *http.Request) signed {
+	var s signed
+	for i, k := range signedHeaders {
+		s[i] = req.Header[k]
+	}
+	return s
+}
+
+// restore undoes what a hook did to the signed headers (a key written in
+// another case included: the transport would send it as well) and to the
+// body, which the signature covers.
+func (s *signed) restore(req *http.Request, body []byte) {
+	if req.Header == nil {
+		req.Header = http.Header{}
+	}
+	for k := range req.Header {
+		if ck := http.CanonicalHeaderKey(k); ck != k && signedHeader(ck) {
+			delete(req.Header, k)
+		}
+	}
+	for i, k := range signedHeaders {
+		req.Header[k] = s[i]
+	}
+	req.Body, req.ContentLength = io.NopCloser(bytesReader(body)), int64(len(body))
+	req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytesReader(body)), nil }
+}
+
+func signedHeader(canonical string) bool {
+	for _, k := range signedHeaders {
+		if k == canonical {
+			return true
+		}
+	}
+	return false
 }
 
 // readResponse returns at most limit bytes of r as text, then discards up
