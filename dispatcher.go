@@ -688,7 +688,7 @@ func (d *Dispatcher) attempt(ctx context.Context, c *Claimed) (Record, *Delivery
 		del.State, del.LastError, del.NextAttemptAt = StateFailed, reason, time.Time{}
 		return rec, del, nil
 	}
-	a := d.send(ctx, c, now)
+	a, cause := d.sendCause(ctx, c, now)
 	if a == nil {
 		rec.Now, rec.State, rec.NextAttemptAt = d.cfg.Now(), StatePending, d.cfg.Now()
 		return rec, del, nil
@@ -701,7 +701,7 @@ func (d *Dispatcher) attempt(ctx context.Context, c *Claimed) (Record, *Delivery
 	case a.Succeeded():
 		rec.State = StateSucceeded
 	default:
-		rec.State, rec.NextAttemptAt = d.nextAttempt(a, rec.Now)
+		rec.State, rec.NextAttemptAt = d.nextAttempt(a, cause, rec.Now)
 	}
 	if a.StatusCode == http.StatusGone {
 		d.disableEndpoint(ctx, ep.ID, "the endpoint answered 410 Gone")
@@ -710,14 +710,14 @@ func (d *Dispatcher) attempt(ctx context.Context, c *Claimed) (Record, *Delivery
 	return rec, del, a
 }
 
-// nextAttempt applies the retry policy to a failed attempt.
-func (d *Dispatcher) nextAttempt(a *Attempt, now time.Time) (DeliveryState, time.Time) {
+// nextAttempt applies the retry policy to a failed attempt; cause is the
+// failure as sendCause returned it (a *StatusError when an answer came).
+func (d *Dispatcher) nextAttempt(a *Attempt, cause error, now time.Time) (DeliveryState, time.Time) {
 	p := d.cfg.Retry
-	var err error
-	if a.Error != "" {
-		err = errors.New(a.Error)
+	if cause == nil && a.Error != "" {
+		cause = errors.New(a.Error)
 	}
-	if !p.Retryable(a.StatusCode, err) {
+	if !p.Retryable(a.StatusCode, cause) {
 		return StateFailed, time.Time{}
 	}
 	delay, ok := p.Delay(a.Number)
@@ -725,8 +725,11 @@ func (d *Dispatcher) nextAttempt(a *Attempt, now time.Time) (DeliveryState, time
 		return StateFailed, time.Time{}
 	}
 	if a.StatusCode == http.StatusTooManyRequests || a.StatusCode == http.StatusServiceUnavailable {
-		if ra, ok := ParseRetryAfter(a.ResponseHeaders["Retry-After"], now); ok {
-			delay = max(delay, min(ra, p.MaxRetryAfter))
+		var se *StatusError
+		if errors.As(cause, &se) {
+			if ra, ok := ParseRetryAfter(se.Header.Get("Retry-After"), now); ok {
+				delay = max(delay, min(ra, p.MaxRetryAfter))
+			}
 		}
 	}
 	return StatePending, now.Add(delay)
@@ -734,6 +737,16 @@ func (d *Dispatcher) nextAttempt(a *Attempt, now time.Time) (DeliveryState, time
 
 // send performs the HTTP request of an attempt.
 func (d *Dispatcher) send(ctx context.Context, c *Claimed, now time.Time) *Attempt {
+	a, _ := d.sendCause(ctx, c, now)
+	return a
+}
+
+// sendCause performs the HTTP request of an attempt and returns, beside it,
+// why it failed: the error building the request, the client's error (a
+// *url.Error around a timeout, a refused connection, ErrAddressNotAllowed),
+// or a *StatusError for an answer other than 2xx; nil on success. The
+// Attempt is nil when Shutdown cut the request off.
+func (d *Dispatcher) sendCause(ctx context.Context, c *Claimed, now time.Time) (*Attempt, error) {
 	del, msg, ep := c.Delivery, c.Message, c.Endpoint
 	a := &Attempt{
 		ID: d.ids.newID("att_"), DeliveryID: del.ID, MessageID: msg.ID, EndpointID: ep.ID,
@@ -744,7 +757,7 @@ func (d *Dispatcher) send(ctx context.Context, c *Claimed, now time.Time) *Attem
 	req, err := d.newRequest(actx, c, now, a.Number)
 	if err != nil {
 		a.Error = err.Error()
-		return a
+		return a, err
 	}
 	if d.cfg.Hooks.BeforeAttempt != nil {
 		signed := signedParts(req)
@@ -763,11 +776,11 @@ func (d *Dispatcher) send(ctx context.Context, c *Claimed, now time.Time) *Attem
 	if err != nil {
 		a.Duration = time.Since(start)
 		if ctx.Err() != nil { // Shutdown cut it off: not an attempt of the receiver's making
-			return nil
+			return nil, err
 		}
 		a.Error = describeError(err, d.cfg.AttemptTimeout)
 		d.debug(ctx, "hookline: attempt failed", a, msg, "error", a.Error)
-		return a
+		return a, err
 	}
 	body, rerr := d.readResponse(resp.Body)
 	resp.Body.Close()
@@ -782,18 +795,21 @@ func (d *Dispatcher) send(ctx context.Context, c *Claimed, now time.Time) *Attem
 			a.ResponseHeaders[h] = v
 		}
 	}
+	var cause error
 	switch {
 	case a.Succeeded():
 	case resp.StatusCode >= 300 && resp.StatusCode < 400:
 		a.Error = fmt.Sprintf("HTTP %d: redirect to %q not followed", resp.StatusCode, resp.Header.Get("Location"))
+		cause = &StatusError{Code: resp.StatusCode, Header: resp.Header}
 	default:
 		a.Error = fmt.Sprintf("HTTP %d", resp.StatusCode)
+		cause = &StatusError{Code: resp.StatusCode, Header: resp.Header}
 	}
 	if rerr != nil && a.Succeeded() {
 		d.debug(ctx, "hookline: reading the response failed after a 2xx", a, msg, "error", rerr)
 	}
 	d.debug(ctx, "hookline: attempt made", a, msg, "status", a.StatusCode, "duration", a.Duration)
-	return a
+	return a, cause
 }
 
 // debug logs an attempt at debug level, building its attributes only when

@@ -26,11 +26,33 @@ type RetryPolicy struct {
 	// MaxRetryAfter caps how long a receiver's Retry-After header can push
 	// the next attempt out. Defaults to 1 hour.
 	MaxRetryAfter time.Duration
-	// Retryable says whether a failed attempt is worth another; status is 0
-	// when no response came. Defaults to DefaultRetryable: every failure
-	// but 410 Gone is retried.
+	// Retryable says whether a failed attempt is worth another. status is
+	// 0 when no response came; err is then the HTTP client's error as it
+	// returned it, so errors.Is finds the cause (context.DeadlineExceeded
+	// for an attempt that ran out of Config.AttemptTimeout,
+	// ErrAddressNotAllowed, syscall.ECONNREFUSED, ...). For an answer
+	// other than 2xx err is a *StatusError carrying the status and the
+	// response headers (errors.As): a policy can read Retry-After or a
+	// receiver's own header. Retry-After itself is honoured after
+	// Retryable says yes, capped by MaxRetryAfter. Defaults to
+	// DefaultRetryable: every failure but 410 Gone is retried.
 	Retryable func(status int, err error) bool
 }
+
+// StatusError is the error RetryPolicy.Retryable gets for an attempt that
+// was answered with a status other than 2xx (a redirect included: hookline
+// never follows one).
+type StatusError struct {
+	// Code is the HTTP status.
+	Code int
+	// Header holds the response headers as received (bounded by
+	// Config.MaxResponseHeaderBytes with the default client). Read it
+	// only; it is not kept after Retryable returns.
+	Header http.Header
+}
+
+// Error returns "HTTP <code>".
+func (e *StatusError) Error() string { return "HTTP " + strconv.Itoa(e.Code) }
 
 // DefaultRetryable retries every failure except 410 Gone, which means the
 // receiver wants no more deliveries.
