@@ -1,6 +1,7 @@
 package webhook
 
 import (
+	"errors"
 	"math/rand/v2"
 	"net/http"
 	"strconv"
@@ -141,18 +142,24 @@ func (p RetryPolicy) Delay(n int) (time.Duration, bool) {
 
 // ParseRetryAfter reads a Retry-After header value: delay-seconds or an
 // HTTP date (RFC 9110 section 10.2.3), relative to now. It reports false for
-// an empty, malformed or negative value. A date in the past is a zero delay.
+// an empty, malformed or negative value. A date in the past is a zero delay;
+// delay-seconds too large for a time.Duration (99999999999999999999
+// included) are the longest Duration, which RetryPolicy.MaxRetryAfter then
+// caps.
 func ParseRetryAfter(v string, now time.Time) (time.Duration, bool) {
 	v = strings.TrimSpace(v)
 	if v == "" {
 		return 0, false
 	}
 	if v[0] >= '0' && v[0] <= '9' {
+		const maxSecs = int64((1<<63 - 1) / int64(time.Second))
 		secs, err := strconv.ParseInt(v, 10, 64)
+		if errors.Is(err, strconv.ErrRange) {
+			secs, err = maxSecs, nil // digits past int64: longer than any cap, not malformed
+		}
 		if err != nil || secs < 0 {
 			return 0, false
 		}
-		const maxSecs = int64((1<<63 - 1) / int64(time.Second))
 		if secs > maxSecs {
 			secs = maxSecs
 		}
