@@ -75,6 +75,12 @@ type Config struct {
 	// ResponseBodyLimit is how much of a response body an attempt keeps, in
 	// bytes. Defaults to 4 KiB.
 	ResponseBodyLimit int
+	// MaxResponseHeaderBytes caps the response headers the default client
+	// accepts, in bytes; a larger answer fails the attempt. It does not
+	// apply to a Config.HTTPClient. What an attempt keeps of headers is
+	// bounded apart from it (AttemptHeaderLimit). Defaults to
+	// MaxResponseHeaderBytesDefault, 64 KiB.
+	MaxResponseHeaderBytes int64
 	// Envelope builds the HTTP body from a message's fields and the event's
 	// JSON. Defaults to StandardEnvelope:
 	// {"type": ..., "timestamp": ..., "data": ...}.
@@ -237,6 +243,12 @@ func New(cfg Config) (*Dispatcher, error) {
 	}
 	if cfg.ResponseBodyLimit == 0 {
 		cfg.ResponseBodyLimit = 4 << 10
+	}
+	if cfg.MaxResponseHeaderBytes < 0 {
+		return nil, invalid("MaxResponseHeaderBytes", "must not be negative")
+	}
+	if cfg.MaxResponseHeaderBytes == 0 {
+		cfg.MaxResponseHeaderBytes = MaxResponseHeaderBytesDefault
 	}
 	if cfg.Envelope == nil {
 		cfg.Envelope = StandardEnvelope
@@ -756,7 +768,7 @@ func (d *Dispatcher) sendCause(ctx context.Context, c *Claimed, now time.Time) (
 	defer cancel()
 	req, err := d.newRequest(actx, c, now, a.Number)
 	if err != nil {
-		a.Error = err.Error()
+		a.Error = cut(err.Error(), 2*AttemptValueLimit)
 		return a, err
 	}
 	if d.cfg.Hooks.BeforeAttempt != nil {
@@ -764,12 +776,6 @@ func (d *Dispatcher) sendCause(ctx context.Context, c *Claimed, now time.Time) (
 		hctx := withClaim(actx, c)
 		d.safeHook("BeforeAttempt", func() { d.cfg.Hooks.BeforeAttempt(hctx, req, del) })
 		signed.restore(req, msg.Payload)
-	}
-	a.RequestHeaders = make(map[string]string, len(req.Header))
-	for k, v := range req.Header {
-		if len(v) > 0 {
-			a.RequestHeaders[k] = v[0]
-		}
 	}
 	start := time.Now()
 	resp, err := d.client.Do(req)
@@ -779,6 +785,7 @@ func (d *Dispatcher) sendCause(ctx context.Context, c *Claimed, now time.Time) (
 			return nil, err
 		}
 		a.Error = describeError(err, d.cfg.AttemptTimeout)
+		keepHeaders(a, req.Header, nil)
 		d.debug(ctx, "hookline: attempt failed", a, msg, "error", a.Error)
 		return a, err
 	}
@@ -787,24 +794,17 @@ func (d *Dispatcher) sendCause(ctx context.Context, c *Claimed, now time.Time) (
 	a.Duration = time.Since(start)
 	a.StatusCode = resp.StatusCode
 	a.Response = body
-	for _, h := range []string{"Location", "Retry-After", "Content-Type"} {
-		if v := resp.Header.Get(h); v != "" {
-			if a.ResponseHeaders == nil {
-				a.ResponseHeaders = map[string]string{}
-			}
-			a.ResponseHeaders[h] = v
-		}
-	}
 	var cause error
 	switch {
 	case a.Succeeded():
 	case resp.StatusCode >= 300 && resp.StatusCode < 400:
-		a.Error = fmt.Sprintf("HTTP %d: redirect to %q not followed", resp.StatusCode, resp.Header.Get("Location"))
+		a.Error = redirectError(resp.StatusCode, resp.Header.Get("Location"))
 		cause = &StatusError{Code: resp.StatusCode, Header: resp.Header}
 	default:
 		a.Error = fmt.Sprintf("HTTP %d", resp.StatusCode)
 		cause = &StatusError{Code: resp.StatusCode, Header: resp.Header}
 	}
+	keepHeaders(a, req.Header, resp.Header)
 	if rerr != nil && a.Succeeded() {
 		d.debug(ctx, "hookline: reading the response failed after a 2xx", a, msg, "error", rerr)
 	}
