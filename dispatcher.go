@@ -185,16 +185,14 @@ type Dispatcher struct {
 	health    *health
 
 	wake    chan struct{}
-	tokens  chan struct{}
+	adm     *admission // worker tokens, in-flight counts, held deliveries
 	work    chan *Claimed
 	records chan record
 
-	mu       sync.Mutex
-	started  bool
-	closed   atomic.Bool
-	stop     chan struct{}
-	inflight map[string]int        // endpoint id -> attempts running
-	held     map[string][]*Claimed // endpoint id -> claimed, waiting for a slot
+	mu      sync.Mutex // the lifecycle: started, stop
+	started bool
+	closed  atomic.Bool
+	stop    chan struct{}
 
 	bufs sync.Pool // response buffers of ResponseBodyLimit bytes
 
@@ -265,17 +263,16 @@ func New(cfg Config) (*Dispatcher, error) {
 		return nil, err
 	}
 	d := &Dispatcher{
-		cfg:      cfg,
-		store:    cfg.Store,
-		log:      cfg.Logger,
-		guard:    addrGuard{allowAll: cfg.AllowPrivateNetworks, allowed: cfg.AllowedNetworks},
-		ids:      newIDGen(),
-		wake:     make(chan struct{}, 1),
-		stop:     make(chan struct{}),
-		inflight: map[string]int{},
-		held:     map[string][]*Claimed{},
-		health:   newHealth(cfg.Health, cfg.MaxInFlightPerEndpoint),
+		cfg:    cfg,
+		store:  cfg.Store,
+		log:    cfg.Logger,
+		guard:  addrGuard{allowAll: cfg.AllowPrivateNetworks, allowed: cfg.AllowedNetworks},
+		ids:    newIDGen(),
+		wake:   make(chan struct{}, 1),
+		stop:   make(chan struct{}),
+		health: newHealth(cfg.Health, cfg.MaxInFlightPerEndpoint),
 	}
+	d.adm = newAdmission(cfg.Workers, d.health, cfg.Now, d.wakeUp)
 	d.owner = d.ids.newID("dsp_")
 	if cfg.HTTPClient == nil {
 		d.client, d.ownClient = newDefaultClient(&d.cfg), true
@@ -307,10 +304,6 @@ func (d *Dispatcher) Start(ctx context.Context) error {
 	base := context.WithoutCancel(ctx)
 	d.attemptCtx, d.cancelAttempt = context.WithCancel(base)
 	d.recordCtx, d.cancelRecord = context.WithCancel(base)
-	d.tokens = make(chan struct{}, d.cfg.Workers)
-	for range d.cfg.Workers {
-		d.tokens <- struct{}{}
-	}
 	d.work = make(chan *Claimed, d.cfg.Workers)
 	d.records = make(chan record, 2*d.cfg.Workers)
 
@@ -430,138 +423,20 @@ func (d *Dispatcher) wakeUp() {
 	}
 }
 
-// claimLoop claims due deliveries while workers are free and hands them out.
-func (d *Dispatcher) claimLoop(ctx context.Context, notify <-chan struct{}) {
-	defer close(d.work)
-	poll := time.NewTimer(d.cfg.PollInterval)
-	defer poll.Stop()
-	for {
-		// One free worker at least, then as many more as are free.
-		select {
-		case <-d.tokens:
-		case <-d.stop:
-			return
-		}
-		n := 1
-	more:
-		for n < d.cfg.ClaimBatch {
-			select {
-			case <-d.tokens:
-				n++
-			default:
-				break more
-			}
-		}
-		claimed, err := d.claim(ctx, ClaimParams{
-			Owner: d.owner, Now: d.cfg.Now(), Limit: n, Lease: d.cfg.Lease, SkipEndpoints: d.saturated(),
-		})
-		if err != nil && ctx.Err() == nil {
-			d.log.Error("hookline: claiming deliveries failed", "error", err)
-		}
-		used := 0
-		for _, c := range claimed {
-			if d.admit(c) {
-				d.work <- c
-				used++
-			}
-		}
-		for range n - used {
-			d.tokens <- struct{}{}
-		}
-		if len(claimed) == n && err == nil {
-			continue
-		}
-		poll.Reset(d.cfg.PollInterval)
-		select {
-		case <-d.wake:
-		case <-notify:
-		case <-poll.C:
-		case <-d.stop:
-			return
-		}
-	}
-}
-
-// saturated lists the endpoints at their in-flight cap (lowered under
-// back-pressure or an open breaker) or paused by their breaker.
-func (d *Dispatcher) saturated() []string {
-	now := d.cfg.Now()
-	out := d.health.paused(now)
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	for id, n := range d.inflight {
-		if n >= d.health.capFor(id, now) {
-			out = append(out, id)
-		}
-	}
-	return out
-}
-
-// admit counts c against its endpoint's in-flight cap; past the cap it is
-// held back (it keeps its lease) and admit reports false.
-func (d *Dispatcher) admit(c *Claimed) bool {
-	id := c.Delivery.EndpointID
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.inflight[id] >= d.health.capFor(id, d.cfg.Now()) && !d.health.bypassed(c.Delivery.ID) {
-		d.held[id] = append(d.held[id], c)
-		return false
-	}
-	d.inflight[id]++
-	return true
-}
-
-// release ends an attempt on endpoint id and returns a held delivery of the
-// same endpoint to run next on the same worker, if there is one and the
-// endpoint's cap (which back-pressure or the breaker may have lowered)
-// allows it.
-func (d *Dispatcher) release(id string) *Claimed {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if h := d.held[id]; len(h) > 0 && d.inflight[id] <= d.health.capFor(id, d.cfg.Now()) {
-		c := h[0]
-		h[0] = nil
-		if len(h) == 1 {
-			delete(d.held, id)
-		} else {
-			d.held[id] = h[1:]
-		}
-		return c
-	}
-	d.inflight[id]--
-	if d.inflight[id] <= 0 {
-		delete(d.inflight, id)
-	}
-	if d.inflight[id] == d.health.capFor(id, d.cfg.Now())-1 {
-		d.wakeUp() // the endpoint is claimable again
-	}
-	return nil
-}
-
 func (d *Dispatcher) workLoop() {
 	for c := range d.work {
 		for c != nil {
 			id := c.Delivery.EndpointID
 			d.handle(c)
-			c = d.release(id)
+			c = d.adm.release(id)
 		}
-		d.tokens <- struct{}{}
+		d.adm.done()
 	}
 	// Shutdown: put back what is still held.
-	d.mu.Lock()
-	var rest []*Claimed
-	for id, h := range d.held {
-		rest = append(rest, h...)
-		delete(d.held, id)
-	}
-	d.mu.Unlock()
-	for _, c := range rest {
+	for _, c := range d.adm.drainHeld() {
 		d.putBack(c)
 	}
 }
-
-// putBack returns a claimed delivery unattempted, due at once.
-func (d *Dispatcher) putBack(c *Claimed) { d.putBackAt(c, d.cfg.Now()) }
 
 // handle makes one attempt of a claimed delivery, or puts it back when the
 // dispatcher is stopping or the lease is about to lapse.
@@ -597,48 +472,6 @@ func (d *Dispatcher) afterAttempt(ctx context.Context, c *Claimed, del *Delivery
 	}
 	if del.State == StateFailed && d.cfg.Hooks.DeliveryFailed != nil {
 		d.safeHook("DeliveryFailed", func() { d.cfg.Hooks.DeliveryFailed(ctx, del) })
-	}
-}
-
-// recordLoop writes outcomes to the store, batching what has queued up.
-func (d *Dispatcher) recordLoop() {
-	batch := make([]Record, 0, 128)
-	claims := make([]*Claimed, 0, 128) // claims[i] is batch[i]'s, for the logs
-	for r := range d.records {
-		batch, claims = append(batch[:0], r.Record), append(claims[:0], r.c)
-	drain:
-		for len(batch) < cap(batch) {
-			select {
-			case r, ok := <-d.records:
-				if !ok {
-					break drain
-				}
-				batch, claims = append(batch, r.Record), append(claims, r.c)
-			default:
-				break drain
-			}
-		}
-		applied, err := d.store.Record(d.recordCtx, batch)
-		if err != nil {
-			d.log.Error("hookline: recording attempts failed; the deliveries come due again when their leases expire",
-				"error", err, "count", len(batch))
-			continue
-		}
-		for i, ok := range applied {
-			if !ok {
-				d.log.Warn("hookline: lease lost before the attempt was recorded; the delivery will be attempted again",
-					recordAttrs(batch[i], claims[i])...)
-			}
-		}
-		wake := false
-		for _, r := range batch {
-			if r.State == StatePending && !r.NextAttemptAt.After(r.Now) {
-				wake = true
-			}
-		}
-		if wake {
-			d.wakeUp()
-		}
 	}
 }
 

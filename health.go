@@ -459,28 +459,3 @@ func (d *Dispatcher) storeFailingSince(ctx context.Context, id string, t time.Ti
 	}
 	d.health.noteStored(id, ep)
 }
-
-// claim claims deliveries redelivered by an operator first (by ID, past the
-// breaker and the endpoint limits), then due deliveries.
-func (d *Dispatcher) claim(ctx context.Context, p ClaimParams) ([]*Claimed, error) {
-	var out []*Claimed
-	for _, id := range d.health.takeUrgent(p.Limit) {
-		c, err := d.store.ClaimDelivery(ctx, id, p)
-		if err != nil {
-			continue // finished, deleted or leased: it is due anyway
-		}
-		d.health.setBypass(c.Delivery.ID)
-		out = append(out, c)
-	}
-	if len(out) == p.Limit {
-		return out, nil
-	}
-	p.Limit -= len(out)
-	rest, err := d.store.Claim(ctx, p)
-	return append(out, rest...), err
-}
-
-// putBackAt returns a claimed delivery unattempted, due at at.
-func (d *Dispatcher) putBackAt(c *Claimed, at time.Time) {
-	d.records <- record{Record{DeliveryID: c.Delivery.ID, Lease: c.Lease, Now: d.cfg.Now(), State: StatePending, NextAttemptAt: at}, c}
-}
