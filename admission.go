@@ -12,7 +12,8 @@ import (
 // their endpoint was at its in-flight cap (they keep their lease and wait
 // without a worker).
 //
-// A delivery's path: the claimer takes tokens (acquire), claims, and hands
+// A delivery's path: the claimer takes tokens (acquire), starts the held
+// deliveries whose endpoints have room again (takeReady), claims, and hands
 // each claim to admit; admitted ones go to a worker, and the tokens of the
 // rest come back at once (unused). A worker that finishes an attempt calls
 // release, which may give it a held delivery of the same endpoint to run
@@ -78,30 +79,29 @@ func (a *admission) unused(n int) {
 // done returns a worker's token once it has nothing more to run.
 func (a *admission) done() { a.tokens <- struct{}{} }
 
-// saturated lists the endpoints at their in-flight cap (lowered under
-// back-pressure or an open breaker) or paused by their breaker: the
-// claimer skips them.
+// saturated lists the endpoints at their in-flight limit (see
+// health.limit) or paused by their breaker: the claimer skips them.
 func (a *admission) saturated() []string {
 	now := a.now()
 	out := a.health.paused(now)
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	for id, n := range a.inflight {
-		if n >= a.health.capFor(id, now) {
+		if n >= a.health.limit(id, now) {
 			out = append(out, id)
 		}
 	}
 	return out
 }
 
-// admit counts c against its endpoint's in-flight cap; past the cap it is
+// admit counts c against its endpoint's in-flight limit; past it, c is
 // held back (it keeps its lease) and admit reports false. A delivery
 // redelivered by an operator passes the cap.
 func (a *admission) admit(c *Claimed) bool {
 	id := c.Delivery.EndpointID
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if a.inflight[id] >= a.health.capFor(id, a.now()) && !a.health.bypassed(c.Delivery.ID) {
+	if a.inflight[id] >= a.health.limit(id, a.now()) && !a.health.bypassed(c.Delivery.ID) {
 		a.held[id] = append(a.held[id], c)
 		return false
 	}
@@ -111,18 +111,24 @@ func (a *admission) admit(c *Claimed) bool {
 
 // release ends an attempt on endpoint id and returns a held delivery of the
 // same endpoint to run next on the same worker, if there is one and the
-// endpoint's cap (which back-pressure or the breaker may have lowered)
-// allows it.
+// endpoint's limit (which answers raise, and back-pressure, timeouts or
+// the breaker lower) allows it. When the limit has grown past what is
+// running and deliveries are still held, it wakes the claimer, which
+// starts them on free workers (takeReady).
 func (a *admission) release(id string) *Claimed {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if h := a.held[id]; len(h) > 0 && a.inflight[id] <= a.health.capFor(id, a.now()) {
+	limit := a.health.limit(id, a.now())
+	if h := a.held[id]; len(h) > 0 && a.inflight[id] <= limit {
 		c := h[0]
 		h[0] = nil
 		if len(h) == 1 {
 			delete(a.held, id)
 		} else {
 			a.held[id] = h[1:]
+			if a.inflight[id] < limit {
+				a.wake()
+			}
 		}
 		return c
 	}
@@ -130,10 +136,39 @@ func (a *admission) release(id string) *Claimed {
 	if a.inflight[id] <= 0 {
 		delete(a.inflight, id)
 	}
-	if a.inflight[id] == a.health.capFor(id, a.now())-1 {
+	if a.inflight[id] == limit-1 {
 		a.wake() // the endpoint is claimable again
 	}
 	return nil
+}
+
+// takeReady takes up to n held deliveries whose endpoints have room now
+// (their limit grew since they were held), counted in flight: the claimer
+// starts them before claiming more.
+func (a *admission) takeReady(n int) []*Claimed {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	var out []*Claimed
+	now := a.now()
+	for id, h := range a.held {
+		room := min(a.health.limit(id, now)-a.inflight[id], n-len(out))
+		if room <= 0 {
+			continue
+		}
+		room = min(room, len(h))
+		out = append(out, h[:room]...)
+		clear(h[:room])
+		if room == len(h) {
+			delete(a.held, id)
+		} else {
+			a.held[id] = h[room:]
+		}
+		a.inflight[id] += room
+		if len(out) == n {
+			break
+		}
+	}
+	return out
 }
 
 // drainHeld takes every held delivery, for the caller to put back.

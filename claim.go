@@ -19,6 +19,13 @@ func (d *Dispatcher) claimLoop(ctx context.Context, notify <-chan struct{}) {
 		if n == 0 {
 			return
 		}
+		ready := d.adm.takeReady(n)
+		for _, c := range ready {
+			d.work <- c
+		}
+		if n -= len(ready); n == 0 {
+			continue
+		}
 		claimed, err := d.claim(ctx, ClaimParams{
 			Owner: d.owner, Now: d.cfg.Now(), Limit: n, Lease: d.cfg.Lease, SkipEndpoints: d.adm.saturated(),
 		})

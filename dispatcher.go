@@ -54,7 +54,11 @@ type Config struct {
 	Workers int
 	// MaxInFlightPerEndpoint caps the attempts running at once to one
 	// endpoint, so a slow endpoint cannot take every worker. Deliveries held
-	// back by it wait without occupying a worker. Defaults to 16.
+	// back by it wait without occupying a worker. An endpoint earns the
+	// cap by answering: it starts at HealthPolicy.InitialInFlight (2)
+	// attempts in flight and gains one per answer (any status); an attempt
+	// that got no answer (a timeout, a refused or reset connection) takes
+	// it back to 1 until it answers again. Defaults to 16.
 	MaxInFlightPerEndpoint int
 	// ClaimBatch is how many deliveries one claim takes at most. Defaults to
 	// 64.
