@@ -3,13 +3,10 @@ package webhook
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/netip"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -54,7 +51,11 @@ type Config struct {
 	Workers int
 	// MaxInFlightPerEndpoint caps the attempts running at once to one
 	// endpoint, so a slow endpoint cannot take every worker. Deliveries held
-	// back by it wait without occupying a worker. Defaults to 16.
+	// back by it wait without occupying a worker. An endpoint earns the
+	// cap by answering: it starts at HealthPolicy.InitialInFlight (2)
+	// attempts in flight and gains one per answer (any status); an attempt
+	// that got no answer (a timeout, a refused or reset connection) takes
+	// it back to 1 until it answers again. Defaults to 16.
 	MaxInFlightPerEndpoint int
 	// ClaimBatch is how many deliveries one claim takes at most. Defaults to
 	// 64.
@@ -75,6 +76,12 @@ type Config struct {
 	// ResponseBodyLimit is how much of a response body an attempt keeps, in
 	// bytes. Defaults to 4 KiB.
 	ResponseBodyLimit int
+	// MaxResponseHeaderBytes caps the response headers the default client
+	// accepts, in bytes; a larger answer fails the attempt. It does not
+	// apply to a Config.HTTPClient. What an attempt keeps of headers is
+	// bounded apart from it (AttemptHeaderLimit). Defaults to
+	// MaxResponseHeaderBytesDefault, 64 KiB.
+	MaxResponseHeaderBytes int64
 	// Envelope builds the HTTP body from a message's fields and the event's
 	// JSON. Defaults to StandardEnvelope:
 	// {"type": ..., "timestamp": ..., "data": ...}.
@@ -114,7 +121,11 @@ func appendJSONString(b []byte, s string) ([]byte, error) {
 // are given are read-only.
 type Hooks struct {
 	// BeforeAttempt runs just before the request is sent; it may add
-	// headers to req.
+	// headers to req (or change User-Agent and the endpoint's own
+	// Headers). What the signature and the receiver rely on is put back
+	// after it: Content-Type, webhook-id, webhook-timestamp,
+	// webhook-signature, Hookline-Event-Type, Hookline-Attempt and the
+	// body, so a hook cannot make a delivery fail verification.
 	BeforeAttempt func(ctx context.Context, req *http.Request, d *Delivery)
 	// AfterAttempt runs once per attempt (numbers 1..n) with the delivery as
 	// the attempt left it (state, attempts, next attempt time). The store
@@ -165,23 +176,24 @@ type Dispatcher struct {
 	cfg    Config
 	store  Store
 	client *http.Client
-	log    *slog.Logger
-	guard  addrGuard
-	owner  string
-	ids    *idGen
-	health *health
+	// ownClient is set when the dispatcher built client itself (no
+	// Config.HTTPClient): Shutdown then closes its idle connections.
+	ownClient bool
+	log       *slog.Logger
+	guard     addrGuard
+	owner     string
+	ids       *idGen
+	health    *health
 
 	wake    chan struct{}
-	tokens  chan struct{}
+	adm     *admission // worker tokens, in-flight counts, held deliveries
 	work    chan *Claimed
 	records chan record
 
-	mu       sync.Mutex
-	started  bool
-	closed   atomic.Bool
-	stop     chan struct{}
-	inflight map[string]int        // endpoint id -> attempts running
-	held     map[string][]*Claimed // endpoint id -> claimed, waiting for a slot
+	mu      sync.Mutex // the lifecycle: started, stop
+	started bool
+	closed  atomic.Bool
+	stop    chan struct{}
 
 	bufs sync.Pool // response buffers of ResponseBodyLimit bytes
 
@@ -231,6 +243,12 @@ func New(cfg Config) (*Dispatcher, error) {
 	if cfg.ResponseBodyLimit == 0 {
 		cfg.ResponseBodyLimit = 4 << 10
 	}
+	if cfg.MaxResponseHeaderBytes < 0 {
+		return nil, invalid("MaxResponseHeaderBytes", "must not be negative")
+	}
+	if cfg.MaxResponseHeaderBytes == 0 {
+		cfg.MaxResponseHeaderBytes = MaxResponseHeaderBytesDefault
+	}
 	if cfg.Envelope == nil {
 		cfg.Envelope = StandardEnvelope
 	}
@@ -246,20 +264,19 @@ func New(cfg Config) (*Dispatcher, error) {
 		return nil, err
 	}
 	d := &Dispatcher{
-		cfg:      cfg,
-		store:    cfg.Store,
-		log:      cfg.Logger,
-		guard:    addrGuard{allowAll: cfg.AllowPrivateNetworks, allowed: cfg.AllowedNetworks},
-		ids:      newIDGen(),
-		wake:     make(chan struct{}, 1),
-		stop:     make(chan struct{}),
-		inflight: map[string]int{},
-		held:     map[string][]*Claimed{},
-		health:   newHealth(cfg.Health, cfg.MaxInFlightPerEndpoint),
+		cfg:    cfg,
+		store:  cfg.Store,
+		log:    cfg.Logger,
+		guard:  addrGuard{allowAll: cfg.AllowPrivateNetworks, allowed: cfg.AllowedNetworks},
+		ids:    newIDGen(),
+		wake:   make(chan struct{}, 1),
+		stop:   make(chan struct{}),
+		health: newHealth(cfg.Health, cfg.MaxInFlightPerEndpoint),
 	}
+	d.adm = newAdmission(cfg.Workers, d.health, cfg.Now, d.wakeUp)
 	d.owner = d.ids.newID("dsp_")
 	if cfg.HTTPClient == nil {
-		d.client = newDefaultClient(&d.cfg)
+		d.client, d.ownClient = newDefaultClient(&d.cfg), true
 	} else {
 		c := *cfg.HTTPClient
 		c.CheckRedirect = noRedirects
@@ -288,10 +305,6 @@ func (d *Dispatcher) Start(ctx context.Context) error {
 	base := context.WithoutCancel(ctx)
 	d.attemptCtx, d.cancelAttempt = context.WithCancel(base)
 	d.recordCtx, d.cancelRecord = context.WithCancel(base)
-	d.tokens = make(chan struct{}, d.cfg.Workers)
-	for range d.cfg.Workers {
-		d.tokens <- struct{}{}
-	}
 	d.work = make(chan *Claimed, d.cfg.Workers)
 	d.records = make(chan record, 2*d.cfg.Workers)
 
@@ -350,10 +363,13 @@ const recordGrace = 2 * time.Second
 // then cancels the rest: their deliveries are put back, due at once, which
 // it gives the store up to 2 more seconds to record (a delivery whose put
 // back is not recorded comes due when its lease lapses). It waits for every
-// goroutine to return. After it, Publish returns ErrClosed. It returns
-// ctx's error if ctx ended first.
+// goroutine to return, and closes the idle connections of the default
+// client (never those of a Config.HTTPClient: that client is the caller's).
+// After it, Publish returns ErrClosed. It returns ctx's error if ctx ended
+// first.
 func (d *Dispatcher) Shutdown(ctx context.Context) error {
 	d.beginStop()
+	defer d.closeIdle()
 	d.mu.Lock()
 	started := d.started
 	d.mu.Unlock()
@@ -390,6 +406,16 @@ func (d *Dispatcher) Shutdown(ctx context.Context) error {
 	}
 }
 
+// closeIdle closes the kept-alive connections of the client the dispatcher
+// built, whose read and write goroutines would otherwise outlive Shutdown
+// until IdleConnTimeout. SendTest may open one later; the next Shutdown
+// closes it too.
+func (d *Dispatcher) closeIdle() {
+	if d.ownClient {
+		d.client.CloseIdleConnections()
+	}
+}
+
 // wakeUp tells the claimer that work may be due.
 func (d *Dispatcher) wakeUp() {
 	select {
@@ -398,138 +424,20 @@ func (d *Dispatcher) wakeUp() {
 	}
 }
 
-// claimLoop claims due deliveries while workers are free and hands them out.
-func (d *Dispatcher) claimLoop(ctx context.Context, notify <-chan struct{}) {
-	defer close(d.work)
-	poll := time.NewTimer(d.cfg.PollInterval)
-	defer poll.Stop()
-	for {
-		// One free worker at least, then as many more as are free.
-		select {
-		case <-d.tokens:
-		case <-d.stop:
-			return
-		}
-		n := 1
-	more:
-		for n < d.cfg.ClaimBatch {
-			select {
-			case <-d.tokens:
-				n++
-			default:
-				break more
-			}
-		}
-		claimed, err := d.claim(ctx, ClaimParams{
-			Owner: d.owner, Now: d.cfg.Now(), Limit: n, Lease: d.cfg.Lease, SkipEndpoints: d.saturated(),
-		})
-		if err != nil && ctx.Err() == nil {
-			d.log.Error("hookline: claiming deliveries failed", "error", err)
-		}
-		used := 0
-		for _, c := range claimed {
-			if d.admit(c) {
-				d.work <- c
-				used++
-			}
-		}
-		for range n - used {
-			d.tokens <- struct{}{}
-		}
-		if len(claimed) == n && err == nil {
-			continue
-		}
-		poll.Reset(d.cfg.PollInterval)
-		select {
-		case <-d.wake:
-		case <-notify:
-		case <-poll.C:
-		case <-d.stop:
-			return
-		}
-	}
-}
-
-// saturated lists the endpoints at their in-flight cap (lowered under
-// back-pressure or an open breaker) or paused by their breaker.
-func (d *Dispatcher) saturated() []string {
-	now := d.cfg.Now()
-	out := d.health.paused(now)
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	for id, n := range d.inflight {
-		if n >= d.health.capFor(id, now) {
-			out = append(out, id)
-		}
-	}
-	return out
-}
-
-// admit counts c against its endpoint's in-flight cap; past the cap it is
-// held back (it keeps its lease) and admit reports false.
-func (d *Dispatcher) admit(c *Claimed) bool {
-	id := c.Delivery.EndpointID
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.inflight[id] >= d.health.capFor(id, d.cfg.Now()) && !d.health.bypassed(c.Delivery.ID) {
-		d.held[id] = append(d.held[id], c)
-		return false
-	}
-	d.inflight[id]++
-	return true
-}
-
-// release ends an attempt on endpoint id and returns a held delivery of the
-// same endpoint to run next on the same worker, if there is one and the
-// endpoint's cap (which back-pressure or the breaker may have lowered)
-// allows it.
-func (d *Dispatcher) release(id string) *Claimed {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if h := d.held[id]; len(h) > 0 && d.inflight[id] <= d.health.capFor(id, d.cfg.Now()) {
-		c := h[0]
-		h[0] = nil
-		if len(h) == 1 {
-			delete(d.held, id)
-		} else {
-			d.held[id] = h[1:]
-		}
-		return c
-	}
-	d.inflight[id]--
-	if d.inflight[id] <= 0 {
-		delete(d.inflight, id)
-	}
-	if d.inflight[id] == d.health.capFor(id, d.cfg.Now())-1 {
-		d.wakeUp() // the endpoint is claimable again
-	}
-	return nil
-}
-
 func (d *Dispatcher) workLoop() {
 	for c := range d.work {
 		for c != nil {
 			id := c.Delivery.EndpointID
 			d.handle(c)
-			c = d.release(id)
+			c = d.adm.release(id)
 		}
-		d.tokens <- struct{}{}
+		d.adm.done()
 	}
 	// Shutdown: put back what is still held.
-	d.mu.Lock()
-	var rest []*Claimed
-	for id, h := range d.held {
-		rest = append(rest, h...)
-		delete(d.held, id)
-	}
-	d.mu.Unlock()
-	for _, c := range rest {
+	for _, c := range d.adm.drainHeld() {
 		d.putBack(c)
 	}
 }
-
-// putBack returns a claimed delivery unattempted, due at once.
-func (d *Dispatcher) putBack(c *Claimed) { d.putBackAt(c, d.cfg.Now()) }
 
 // handle makes one attempt of a claimed delivery, or puts it back when the
 // dispatcher is stopping or the lease is about to lapse.
@@ -565,48 +473,6 @@ func (d *Dispatcher) afterAttempt(ctx context.Context, c *Claimed, del *Delivery
 	}
 	if del.State == StateFailed && d.cfg.Hooks.DeliveryFailed != nil {
 		d.safeHook("DeliveryFailed", func() { d.cfg.Hooks.DeliveryFailed(ctx, del) })
-	}
-}
-
-// recordLoop writes outcomes to the store, batching what has queued up.
-func (d *Dispatcher) recordLoop() {
-	batch := make([]Record, 0, 128)
-	claims := make([]*Claimed, 0, 128) // claims[i] is batch[i]'s, for the logs
-	for r := range d.records {
-		batch, claims = append(batch[:0], r.Record), append(claims[:0], r.c)
-	drain:
-		for len(batch) < cap(batch) {
-			select {
-			case r, ok := <-d.records:
-				if !ok {
-					break drain
-				}
-				batch, claims = append(batch, r.Record), append(claims, r.c)
-			default:
-				break drain
-			}
-		}
-		applied, err := d.store.Record(d.recordCtx, batch)
-		if err != nil {
-			d.log.Error("hookline: recording attempts failed; the deliveries come due again when their leases expire",
-				"error", err, "count", len(batch))
-			continue
-		}
-		for i, ok := range applied {
-			if !ok {
-				d.log.Warn("hookline: lease lost before the attempt was recorded; the delivery will be attempted again",
-					recordAttrs(batch[i], claims[i])...)
-			}
-		}
-		wake := false
-		for _, r := range batch {
-			if r.State == StatePending && !r.NextAttemptAt.After(r.Now) {
-				wake = true
-			}
-		}
-		if wake {
-			d.wakeUp()
-		}
 	}
 }
 
@@ -646,211 +512,6 @@ func EndpointFromContext(ctx context.Context) *Endpoint {
 		return c.Endpoint
 	}
 	return nil
-}
-
-// attempt sends one claimed delivery and works out its record. It returns a
-// nil Attempt when no request was made (endpoint gone or disabled) or when
-// ctx was cancelled by Shutdown before an answer came.
-func (d *Dispatcher) attempt(ctx context.Context, c *Claimed) (Record, *Delivery, *Attempt) {
-	now := d.cfg.Now()
-	del := c.Delivery
-	rec := Record{DeliveryID: del.ID, Lease: c.Lease}
-	ep := c.Endpoint
-	if ep == nil || ep.Disabled {
-		reason := "endpoint deleted"
-		if ep != nil {
-			reason = "endpoint disabled"
-			if ep.DisabledReason != "" {
-				reason += ": " + ep.DisabledReason
-			}
-		}
-		rec.Now, rec.State, rec.Error = now, StateFailed, reason
-		del.State, del.LastError, del.NextAttemptAt = StateFailed, reason, time.Time{}
-		return rec, del, nil
-	}
-	a := d.send(ctx, c, now)
-	if a == nil {
-		rec.Now, rec.State, rec.NextAttemptAt = d.cfg.Now(), StatePending, d.cfg.Now()
-		return rec, del, nil
-	}
-	rec.Attempt = a
-	rec.Now = d.cfg.Now()
-	del.Attempts = a.Number
-	del.LastAttemptAt, del.LastStatusCode, del.LastError = a.StartedAt, a.StatusCode, a.Error
-	switch {
-	case a.Succeeded():
-		rec.State = StateSucceeded
-	default:
-		rec.State, rec.NextAttemptAt = d.nextAttempt(a, rec.Now)
-	}
-	if a.StatusCode == http.StatusGone {
-		d.disableEndpoint(ctx, ep.ID, "the endpoint answered 410 Gone")
-	}
-	del.State, del.NextAttemptAt, del.UpdatedAt = rec.State, rec.NextAttemptAt, rec.Now
-	return rec, del, a
-}
-
-// nextAttempt applies the retry policy to a failed attempt.
-func (d *Dispatcher) nextAttempt(a *Attempt, now time.Time) (DeliveryState, time.Time) {
-	p := d.cfg.Retry
-	var err error
-	if a.Error != "" {
-		err = errors.New(a.Error)
-	}
-	if !p.Retryable(a.StatusCode, err) {
-		return StateFailed, time.Time{}
-	}
-	delay, ok := p.Delay(a.Number)
-	if !ok {
-		return StateFailed, time.Time{}
-	}
-	if a.StatusCode == http.StatusTooManyRequests || a.StatusCode == http.StatusServiceUnavailable {
-		if ra, ok := ParseRetryAfter(a.ResponseHeaders["Retry-After"], now); ok {
-			delay = max(delay, min(ra, p.MaxRetryAfter))
-		}
-	}
-	return StatePending, now.Add(delay)
-}
-
-// send performs the HTTP request of an attempt.
-func (d *Dispatcher) send(ctx context.Context, c *Claimed, now time.Time) *Attempt {
-	del, msg, ep := c.Delivery, c.Message, c.Endpoint
-	a := &Attempt{
-		ID: d.ids.newID("att_"), DeliveryID: del.ID, MessageID: msg.ID, EndpointID: ep.ID,
-		Number: del.Attempts + 1, StartedAt: now,
-	}
-	actx, cancel := context.WithTimeout(ctx, d.cfg.AttemptTimeout)
-	defer cancel()
-	req, err := d.newRequest(actx, c, now, a.Number)
-	if err != nil {
-		a.Error = err.Error()
-		return a
-	}
-	if d.cfg.Hooks.BeforeAttempt != nil {
-		hctx := withClaim(actx, c)
-		d.safeHook("BeforeAttempt", func() { d.cfg.Hooks.BeforeAttempt(hctx, req, del) })
-	}
-	a.RequestHeaders = make(map[string]string, len(req.Header))
-	for k, v := range req.Header {
-		if len(v) > 0 {
-			a.RequestHeaders[k] = v[0]
-		}
-	}
-	start := time.Now()
-	resp, err := d.client.Do(req)
-	if err != nil {
-		a.Duration = time.Since(start)
-		if ctx.Err() != nil { // Shutdown cut it off: not an attempt of the receiver's making
-			return nil
-		}
-		a.Error = describeError(err, d.cfg.AttemptTimeout)
-		d.debug(ctx, "hookline: attempt failed", a, msg, "error", a.Error)
-		return a
-	}
-	body, rerr := d.readResponse(resp.Body)
-	resp.Body.Close()
-	a.Duration = time.Since(start)
-	a.StatusCode = resp.StatusCode
-	a.Response = body
-	for _, h := range []string{"Location", "Retry-After", "Content-Type"} {
-		if v := resp.Header.Get(h); v != "" {
-			if a.ResponseHeaders == nil {
-				a.ResponseHeaders = map[string]string{}
-			}
-			a.ResponseHeaders[h] = v
-		}
-	}
-	switch {
-	case a.Succeeded():
-	case resp.StatusCode >= 300 && resp.StatusCode < 400:
-		a.Error = fmt.Sprintf("HTTP %d: redirect to %q not followed", resp.StatusCode, resp.Header.Get("Location"))
-	default:
-		a.Error = fmt.Sprintf("HTTP %d", resp.StatusCode)
-	}
-	if rerr != nil && a.Succeeded() {
-		d.debug(ctx, "hookline: reading the response failed after a 2xx", a, msg, "error", rerr)
-	}
-	d.debug(ctx, "hookline: attempt made", a, msg, "status", a.StatusCode, "duration", a.Duration)
-	return a
-}
-
-// debug logs an attempt at debug level, building its attributes only when
-// the level is enabled.
-func (d *Dispatcher) debug(ctx context.Context, text string, a *Attempt, m *Message, kv ...any) {
-	if !d.log.Enabled(ctx, slog.LevelDebug) {
-		return
-	}
-	d.log.Debug(text, attemptAttrs(a, m, kv...)...)
-}
-
-func attemptAttrs(a *Attempt, msg *Message, kv ...any) []any {
-	return logAttrs(a.DeliveryID, a.EndpointID, a.MessageID, a.Number, msg, kv...)
-}
-
-// newRequest builds the signed POST of an attempt.
-func (d *Dispatcher) newRequest(ctx context.Context, c *Claimed, now time.Time, number int) (*http.Request, error) {
-	msg, ep := c.Message, c.Endpoint
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, ep.URL, bytesReader(msg.Payload))
-	if err != nil {
-		return nil, fmt.Errorf("building the request: %w", err)
-	}
-	sig, err := signatureHeader(ep, msg.ID, now, msg.Payload)
-	if err != nil {
-		return nil, fmt.Errorf("signing: %w", err)
-	}
-	h := req.Header
-	for k, v := range ep.Headers {
-		h.Set(k, v)
-	}
-	// One backing array for the seven values; the keys are canonical.
-	vals := [...]string{"application/json", UserAgent, msg.ID, strconv.FormatInt(now.Unix(), 10), sig, msg.Type, strconv.Itoa(number)}
-	v := vals[:]
-	h["Content-Type"] = v[0:1:1]
-	h["User-Agent"] = v[1:2:2]
-	h["Webhook-Id"] = v[2:3:3]
-	h["Webhook-Timestamp"] = v[3:4:4]
-	h["Webhook-Signature"] = v[4:5:5]
-	h["Hookline-Event-Type"] = v[5:6:6]
-	h["Hookline-Attempt"] = v[6:7:7]
-	return req, nil
-}
-
-// readResponse returns at most limit bytes of r as text, then discards up
-// to 64 KiB more so the connection can be reused. Its buffer comes from a
-// pool: one allocation per attempt is the string it returns.
-func (d *Dispatcher) readResponse(r io.Reader) (string, error) {
-	limit := d.cfg.ResponseBodyLimit
-	bp, _ := d.bufs.Get().(*[]byte)
-	if bp == nil || cap(*bp) < limit {
-		b := make([]byte, limit)
-		bp = &b
-	}
-	defer d.bufs.Put(bp)
-	buf := (*bp)[:limit]
-	n, err := io.ReadFull(r, buf)
-	switch err {
-	case nil:
-		_, _ = io.Copy(io.Discard, io.LimitReader(r, 64<<10))
-	case io.EOF, io.ErrUnexpectedEOF:
-		err = nil
-	}
-	return string(buf[:n]), err
-}
-
-func describeError(err error, timeout time.Duration) string {
-	switch {
-	case errors.Is(err, context.DeadlineExceeded):
-		return fmt.Sprintf("timeout: no complete answer within %s", timeout)
-	case errors.Is(err, ErrAddressNotAllowed):
-		return ErrAddressNotAllowed.Error()
-	}
-	var ue interface{ Unwrap() error }
-	if errors.As(err, &ue) {
-		if inner := ue.Unwrap(); inner != nil {
-			return inner.Error()
-		}
-	}
-	return err.Error()
 }
 
 func (d *Dispatcher) disableEndpoint(ctx context.Context, id, reason string) {

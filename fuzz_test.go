@@ -47,7 +47,9 @@ func FuzzValidateURL(f *testing.F) {
 	})
 }
 
-// FuzzParseRetryAfter: never panics, never returns a negative delay.
+// FuzzParseRetryAfter: never panics, never returns a negative delay, and
+// reads any run of digits, however long, as a delay (a huge one is longer
+// than any cap, not malformed).
 func FuzzParseRetryAfter(f *testing.F) {
 	for _, s := range []string{"0", "120", "-1", "1.5", "", " 7 ", "Wed, 21 Oct 2015 07:28:00 GMT",
 		"Sunday, 06-Nov-94 08:49:37 GMT", "Sun Nov  6 08:49:37 1994", "99999999999999999999", "9223372036"} {
@@ -61,6 +63,9 @@ func FuzzParseRetryAfter(f *testing.F) {
 		}
 		if !ok && d != 0 {
 			t.Fatalf("%q: delay %s without ok", v, d)
+		}
+		if digits := strings.TrimSpace(v); digits != "" && strings.Trim(digits, "0123456789") == "" && !ok {
+			t.Fatalf("%q: delay-seconds refused", v)
 		}
 	})
 }

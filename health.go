@@ -15,6 +15,12 @@ import (
 // breaking, back-pressure and auto-disable. Zero fields take the defaults
 // given on each.
 //
+// Beside these, an endpoint's attempts in flight are bounded by what its
+// answers earned it (see Config.MaxInFlightPerEndpoint): an endpoint that
+// never answers holds at most InitialInFlight (2) workers until its first
+// timeout, then 1,
+// so endpoints that hang cannot take the workers other endpoints need.
+//
 // Breaker and back-pressure state live in each Dispatcher's memory: a
 // restart starts every endpoint closed and at full concurrency, and several
 // instances each keep their own (each lets its own probe through). The
@@ -51,11 +57,24 @@ type HealthPolicy struct {
 	AutoDisableAfter time.Duration
 	// KeepFailingEndpoints turns auto-disable off. Defaults to false.
 	KeepFailingEndpoints bool
+	// InitialInFlight is how many attempts an endpoint may have in flight
+	// before it has answered any; each answer raises it by one up to
+	// Config.MaxInFlightPerEndpoint, and an attempt without an answer (a
+	// timeout, a refused or reset connection) sets it back to 1 until the
+	// endpoint answers again. Set it to MaxInFlightPerEndpoint to start
+	// every endpoint at the full cap. Defaults to 2.
+	InitialInFlight int
 }
 
 func (p HealthPolicy) withDefaults() (HealthPolicy, error) {
 	if p.BreakerThreshold < 0 || p.BreakerCooldown < 0 || p.BreakerMaxCooldown < 0 || p.BackPressureWindow < 0 || p.AutoDisableAfter < 0 {
 		return p, invalid("config", "Health: counts and durations must not be negative")
+	}
+	if p.InitialInFlight < 0 {
+		return p, invalid("Health.InitialInFlight", "must not be negative")
+	}
+	if p.InitialInFlight == 0 {
+		p.InitialInFlight = 2
 	}
 	if p.BreakerThreshold == 0 {
 		p.BreakerThreshold = 5
@@ -96,6 +115,11 @@ type epHealth struct {
 	openUntil time.Time     // zero: closed; past: half-open
 	cooldown  time.Duration // the current cool-down
 	probing   bool          // a probe is in flight
+
+	// Earned concurrency: an endpoint may have as many attempts in flight
+	// as its answers earned it, InitialInFlight at first, one more per
+	// answer up to the cap; an attempt without an answer sets it back to 1.
+	earned int // 0: nothing earned or lost yet (InitialInFlight)
 
 	// Back-pressure: capNow is the lowered in-flight cap (0: not lowered)
 	// until capUntil.
@@ -146,10 +170,31 @@ func (h *health) capFor(id string, now time.Time) int {
 	if st == nil {
 		return h.maxCap
 	}
+	return h.capLocked(st, now)
+}
+
+func (h *health) capLocked(st *epHealth, now time.Time) int {
 	if !st.openUntil.IsZero() {
 		return 1
 	}
 	return h.throttleCapLocked(st, now)
+}
+
+// limit is how many attempts endpoint id may have in flight now: capFor,
+// bounded by what its answers earned it (see epHealth.earned). Admission
+// goes by it.
+func (h *health) limit(id string, now time.Time) int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	st := h.eps[id]
+	if st == nil {
+		return min(h.p.InitialInFlight, h.maxCap)
+	}
+	e := st.earned
+	if e == 0 {
+		e = h.p.InitialInFlight
+	}
+	return min(e, h.capLocked(st, now))
 }
 
 // throttleCapLocked returns the lowered cap, doubling it back for every
@@ -330,6 +375,14 @@ func (h *health) observe(ep *Endpoint, a *Attempt, now time.Time) healthNote {
 	if a == nil {
 		return healthNote{}
 	}
+	// An answer of any kind earns one attempt more in flight; none (a
+	// timeout, a refused or reset connection) takes the endpoint back to
+	// one at a time, so endpoints that hang cannot hold the workers.
+	if a.StatusCode != 0 {
+		st.earned = min(max(st.earned, h.p.InitialInFlight)+1, h.maxCap)
+	} else {
+		st.earned = 1
+	}
 	// Adopt the stored failure run when the endpoint changed since we last
 	// looked (another instance wrote it, or it was enabled again).
 	if ep.UpdatedAt.After(st.seenUpdate) {
@@ -458,29 +511,4 @@ func (d *Dispatcher) storeFailingSince(ctx context.Context, id string, t time.Ti
 		return
 	}
 	d.health.noteStored(id, ep)
-}
-
-// claim claims deliveries redelivered by an operator first (by ID, past the
-// breaker and the endpoint limits), then due deliveries.
-func (d *Dispatcher) claim(ctx context.Context, p ClaimParams) ([]*Claimed, error) {
-	var out []*Claimed
-	for _, id := range d.health.takeUrgent(p.Limit) {
-		c, err := d.store.ClaimDelivery(ctx, id, p)
-		if err != nil {
-			continue // finished, deleted or leased: it is due anyway
-		}
-		d.health.setBypass(c.Delivery.ID)
-		out = append(out, c)
-	}
-	if len(out) == p.Limit {
-		return out, nil
-	}
-	p.Limit -= len(out)
-	rest, err := d.store.Claim(ctx, p)
-	return append(out, rest...), err
-}
-
-// putBackAt returns a claimed delivery unattempted, due at at.
-func (d *Dispatcher) putBackAt(c *Claimed, at time.Time) {
-	d.records <- record{Record{DeliveryID: c.Delivery.ID, Lease: c.Lease, Now: d.cfg.Now(), State: StatePending, NextAttemptAt: at}, c}
 }

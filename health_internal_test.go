@@ -204,3 +204,34 @@ func TestFailingSinceWrittenOncePerLongRun(t *testing.T) {
 	assert.True(t, n.setFailing && n.failingSince.IsZero(), "cleared by a success")
 	assert.Equal(t, 2, writes)
 }
+
+// TestLimitIsEarnedByAnswers: an endpoint starts at InitialInFlight, gains
+// one per answer up to the cap, and drops to 1 on an attempt without an
+// answer until it answers again; the breaker and back-pressure still bound
+// it.
+func TestLimitIsEarnedByAnswers(t *testing.T) {
+	t.Parallel()
+	h := testHealth(t, HealthPolicy{KeepFailingEndpoints: true})
+	ep := &Endpoint{ID: "ep_1"}
+	now := time.Now()
+	assert.Equal(t, 2, h.limit(ep.ID, now), "before any answer")
+	for i := 0; i < 3; i++ {
+		h.observe(ep, &Attempt{StatusCode: 500, StartedAt: now}, now)
+	}
+	assert.Equal(t, 5, h.limit(ep.ID, now), "any answer earns one more")
+	for i := 0; i < 20; i++ {
+		h.observe(ep, &Attempt{StatusCode: 200, StartedAt: now}, now)
+	}
+	assert.Equal(t, 16, h.limit(ep.ID, now), "up to the cap")
+	h.observe(ep, &Attempt{Error: "timeout: no complete answer within 15s", StartedAt: now}, now)
+	assert.Equal(t, 1, h.limit(ep.ID, now), "a timeout: one at a time")
+	assert.Equal(t, 16, h.capFor(ep.ID, now), "capFor (breaker, back-pressure) untouched")
+	h.observe(ep, &Attempt{StatusCode: 200, StartedAt: now}, now)
+	assert.Equal(t, 3, h.limit(ep.ID, now), "answering again earns it back from InitialInFlight")
+	h.observe(ep, &Attempt{StatusCode: 429, StartedAt: now}, now)
+	assert.Equal(t, 4, h.limit(ep.ID, now))
+	assert.Equal(t, 8, h.capFor(ep.ID, now))
+
+	full := testHealth(t, HealthPolicy{InitialInFlight: 16})
+	assert.Equal(t, 16, full.limit("ep_new", now), "InitialInFlight at the cap: no slow start")
+}

@@ -1,12 +1,5 @@
 package webhook
 
-// record is a Record on its way to the recorder, with the claim it ends
-// (for the logs).
-type record struct {
-	Record
-	c *Claimed
-}
-
 // MetadataTraceParent is the Message.Metadata key holding the W3C
 // traceparent of the publish (written by a BeforePublish hook such as
 // otelwebhook's). The dispatcher only reads it, to put the trace ID in its

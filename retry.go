@@ -1,6 +1,7 @@
 package webhook
 
 import (
+	"errors"
 	"math/rand/v2"
 	"net/http"
 	"strconv"
@@ -26,11 +27,33 @@ type RetryPolicy struct {
 	// MaxRetryAfter caps how long a receiver's Retry-After header can push
 	// the next attempt out. Defaults to 1 hour.
 	MaxRetryAfter time.Duration
-	// Retryable says whether a failed attempt is worth another; status is 0
-	// when no response came. Defaults to DefaultRetryable: every failure
-	// but 410 Gone is retried.
+	// Retryable says whether a failed attempt is worth another. status is
+	// 0 when no response came; err is then the HTTP client's error as it
+	// returned it, so errors.Is finds the cause (context.DeadlineExceeded
+	// for an attempt that ran out of Config.AttemptTimeout,
+	// ErrAddressNotAllowed, syscall.ECONNREFUSED, ...). For an answer
+	// other than 2xx err is a *StatusError carrying the status and the
+	// response headers (errors.As): a policy can read Retry-After or a
+	// receiver's own header. Retry-After itself is honoured after
+	// Retryable says yes, capped by MaxRetryAfter. Defaults to
+	// DefaultRetryable: every failure but 410 Gone is retried.
 	Retryable func(status int, err error) bool
 }
+
+// StatusError is the error RetryPolicy.Retryable gets for an attempt that
+// was answered with a status other than 2xx (a redirect included: hookline
+// never follows one).
+type StatusError struct {
+	// Code is the HTTP status.
+	Code int
+	// Header holds the response headers as received (bounded by
+	// Config.MaxResponseHeaderBytes with the default client). Read it
+	// only; it is not kept after Retryable returns.
+	Header http.Header
+}
+
+// Error returns "HTTP <code>".
+func (e *StatusError) Error() string { return "HTTP " + strconv.Itoa(e.Code) }
 
 // DefaultRetryable retries every failure except 410 Gone, which means the
 // receiver wants no more deliveries.
@@ -119,18 +142,24 @@ func (p RetryPolicy) Delay(n int) (time.Duration, bool) {
 
 // ParseRetryAfter reads a Retry-After header value: delay-seconds or an
 // HTTP date (RFC 9110 section 10.2.3), relative to now. It reports false for
-// an empty, malformed or negative value. A date in the past is a zero delay.
+// an empty, malformed or negative value. A date in the past is a zero delay;
+// delay-seconds too large for a time.Duration (99999999999999999999
+// included) are the longest Duration, which RetryPolicy.MaxRetryAfter then
+// caps.
 func ParseRetryAfter(v string, now time.Time) (time.Duration, bool) {
 	v = strings.TrimSpace(v)
 	if v == "" {
 		return 0, false
 	}
 	if v[0] >= '0' && v[0] <= '9' {
+		const maxSecs = int64((1<<63 - 1) / int64(time.Second))
 		secs, err := strconv.ParseInt(v, 10, 64)
+		if errors.Is(err, strconv.ErrRange) {
+			secs, err = maxSecs, nil // digits past int64: longer than any cap, not malformed
+		}
 		if err != nil || secs < 0 {
 			return 0, false
 		}
-		const maxSecs = int64((1<<63 - 1) / int64(time.Second))
 		if secs > maxSecs {
 			secs = maxSecs
 		}

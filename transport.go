@@ -78,22 +78,24 @@ const (
 // newDefaultClient builds the client used when Config.HTTPClient is nil:
 // the address guard at connect time, no proxy (a proxy would connect for
 // us, past the guard), no redirects, timeouts for dial, TLS handshake and
-// response headers (the whole attempt has its own context deadline), and an
+// response headers (the whole attempt has its own context deadline), a cap
+// on response header bytes (Config.MaxResponseHeaderBytes), and an
 // idle pool of 64 connections per host, so busy receivers keep their
 // connections warm.
 func newDefaultClient(cfg *Config) *http.Client {
 	g := &addrGuard{allowAll: cfg.AllowPrivateNetworks, allowed: cfg.AllowedNetworks}
 	dialer := &net.Dialer{Timeout: min(dialTimeout, cfg.AttemptTimeout), KeepAlive: 30 * time.Second, Control: g.control}
 	tr := &http.Transport{
-		Proxy:                 nil,
-		DialContext:           dialer.DialContext,
-		ForceAttemptHTTP2:     true,
-		MaxIdleConns:          1024,
-		MaxIdleConnsPerHost:   64,
-		IdleConnTimeout:       90 * time.Second,
-		TLSHandshakeTimeout:   min(tlsTimeout, cfg.AttemptTimeout),
-		ResponseHeaderTimeout: cfg.AttemptTimeout,
-		ExpectContinueTimeout: time.Second,
+		Proxy:                  nil,
+		DialContext:            dialer.DialContext,
+		ForceAttemptHTTP2:      true,
+		MaxIdleConns:           1024,
+		MaxIdleConnsPerHost:    64,
+		IdleConnTimeout:        90 * time.Second,
+		TLSHandshakeTimeout:    min(tlsTimeout, cfg.AttemptTimeout),
+		ResponseHeaderTimeout:  cfg.AttemptTimeout,
+		MaxResponseHeaderBytes: cfg.MaxResponseHeaderBytes,
+		ExpectContinueTimeout:  time.Second,
 	}
 	return &http.Client{Transport: tr, CheckRedirect: noRedirects}
 }

@@ -188,10 +188,13 @@ type Attempt struct {
 	// Response is the start of the response body, at most
 	// Config.ResponseBodyLimit bytes, as text.
 	Response string `json:"response"`
-	// RequestHeaders are the headers sent, signature included.
+	// RequestHeaders are the headers sent, signature included (the first
+	// value of each).
 	RequestHeaders map[string]string `json:"request_headers,omitempty"`
 	// ResponseHeaders holds a few response headers worth keeping
-	// (Location, Retry-After, Content-Type).
+	// (Location, Retry-After, Content-Type). Headers and Error together
+	// keep at most AttemptHeaderLimit bytes, each value at most
+	// AttemptValueLimit (a longer one is cut and marked).
 	ResponseHeaders map[string]string `json:"response_headers,omitempty"`
 }
 

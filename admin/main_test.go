@@ -1,12 +1,11 @@
 package admin_test
 
 import (
-	"os"
 	"testing"
 
-	"github.com/hookline/webhook/internal/leakcheck"
+	"go.uber.org/goleak"
 )
 
-// TestMain fails the run when a dispatcher or server goroutine started by
-// the tests outlives them.
-func TestMain(m *testing.M) { os.Exit(leakcheck.VerifyMain(m)) }
+// TestMain fails the run when a dispatcher, server or client goroutine
+// started by the tests outlives them.
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }

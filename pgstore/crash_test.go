@@ -13,12 +13,12 @@ import (
 	"time"
 
 	webhook "github.com/hookline/webhook"
-	"github.com/hookline/webhook/internal/leakcheck"
 	"github.com/hookline/webhook/pgstore"
 	"github.com/hookline/webhook/webhooktest"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
 )
 
 const (
@@ -31,13 +31,26 @@ const (
 )
 
 // TestMain runs the crash test's child when asked to, and otherwise the
-// tests, failing the run if a goroutine of hookline (a dispatcher's, a
-// store's listener) outlives them.
+// tests, failing the run if any goroutine (a dispatcher's, a store's
+// listener, a pgx connection's) outlives them. The package's shared pool
+// stays open for all the tests on purpose; it is closed once they end,
+// before goleak looks, so no exception for pgx is needed.
 func TestMain(m *testing.M) {
 	if schema := os.Getenv(envCrashChild); schema != "" {
 		os.Exit(crashChild(schema))
 	}
-	os.Exit(leakcheck.VerifyMain(m))
+	goleak.VerifyTestMain(closingSharedPool{m})
+}
+
+// closingSharedPool runs the tests, then closes the shared pool.
+type closingSharedPool struct{ m *testing.M }
+
+func (c closingSharedPool) Run() int {
+	code := c.m.Run()
+	if shared.pool != nil {
+		shared.pool.Close()
+	}
+	return code
 }
 
 // crashLeases returns the AttemptTimeout and Lease of the crash test.

@@ -31,6 +31,7 @@ func ShutdownUnderLoad(t *testing.T, st webhook.Store, n int) {
 		return webhooktest.Answer{}
 	}))
 	cfg := webhook.Config{Store: st, AllowHTTP: true, AllowPrivateNetworks: true, Workers: n, MaxInFlightPerEndpoint: n,
+		Health:     webhook.HealthPolicy{InitialInFlight: n}, // all n in flight at once to an endpoint that never answers
 		ClaimBatch: 200, AttemptTimeout: 30 * time.Second, PollInterval: 50 * time.Millisecond,
 		Retry: webhook.RetryPolicy{MaxAttempts: 3, NewBackOff: func() backoff.BackOff { return backoff.NewConstantBackOff(time.Millisecond) }}}
 	d, err := webhook.New(cfg)

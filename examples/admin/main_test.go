@@ -12,6 +12,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
 )
 
 func TestRun(t *testing.T) {
@@ -67,3 +68,7 @@ func TestRun(t *testing.T) {
 	assert.Contains(t, out.String(), "/portal/?token=")
 	assert.Contains(t, out.String(), "published ")
 }
+
+// TestMain fails the run when a goroutine of the example (its dispatcher,
+// servers, kept-alive client connections) outlives it.
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }

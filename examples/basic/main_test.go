@@ -1,6 +1,10 @@
 package main
 
-import "testing"
+import (
+	"testing"
+
+	"go.uber.org/goleak"
+)
 
 // TestRun runs the example end to end: every delivery must succeed.
 func TestRun(t *testing.T) {
@@ -8,3 +12,7 @@ func TestRun(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestMain fails the run when a goroutine of the example (its dispatcher,
+// servers, kept-alive client connections) outlives it.
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }

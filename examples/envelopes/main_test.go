@@ -1,6 +1,10 @@
 package main
 
-import "testing"
+import (
+	"testing"
+
+	"go.uber.org/goleak"
+)
 
 // TestShow delivers one event in each envelope, signature verified.
 func TestShow(t *testing.T) {
@@ -11,3 +15,7 @@ func TestShow(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestMain fails the run when a goroutine of the example (its dispatcher,
+// servers, kept-alive client connections) outlives it.
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"go.uber.org/goleak"
 )
 
 // TestRun runs the example end to end against HOOKLINE_TEST_DATABASE_URL
@@ -41,3 +42,7 @@ func TestRun(t *testing.T) {
 		t.Fatalf("%d of the run's schemas are still in the database", left)
 	}
 }
+
+// TestMain fails the run when a goroutine of the example (its dispatcher,
+// servers, kept-alive client connections) outlives it.
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }

@@ -1,0 +1,11 @@
+package e2e
+
+import (
+	"testing"
+
+	"go.uber.org/goleak"
+)
+
+// TestMain fails the run when a dispatcher, server or browser-driver
+// goroutine started by the tests outlives them.
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
