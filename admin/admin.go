@@ -37,8 +37,23 @@ type EventType struct {
 	Name string `json:"name"`
 	// Description says when the event is sent.
 	Description string `json:"description"`
-	// Example is a sample of the event's JSON data; optional.
+	// Example is a sample of the event's JSON data; optional. The page's
+	// "send test event" sends it (POST /api/endpoints/{id}/test with
+	// {"event_type": Name}).
 	Example json.RawMessage `json:"example,omitempty"`
+	// Group gathers related types on the page and in the endpoint form, for
+	// example "Invoices"; optional.
+	Group string `json:"group,omitempty"`
+	// Schema is the JSON Schema of the body an endpoint receives for this
+	// type; optional. The page shows it as a table of fields. The catalog
+	// module (github.com/hookline/webhook/catalog) generates it from the
+	// event's Go type.
+	Schema json.RawMessage `json:"schema,omitempty"`
+	// Version names the payload's version; optional.
+	Version string `json:"version,omitempty"`
+	// Deprecated, when not empty, marks the type deprecated and says what
+	// to use instead.
+	Deprecated string `json:"deprecated,omitempty"`
 }
 
 // Options configures the handler. A nil *Options is the zero value.
@@ -158,6 +173,9 @@ func New(d *webhook.Dispatcher, opts *Options) (http.Handler, error) {
 		seen[et.Name] = true
 		if len(et.Example) > 0 && !json.Valid(et.Example) {
 			return nil, &webhook.ValidationError{Field: "event types", Reason: fmt.Sprintf("the example of %q is not valid JSON", et.Name)}
+		}
+		if len(et.Schema) > 0 && !json.Valid(et.Schema) {
+			return nil, &webhook.ValidationError{Field: "event types", Reason: fmt.Sprintf("the schema of %q is not valid JSON", et.Name)}
 		}
 	}
 	for _, fa := range o.FrameAncestors {
