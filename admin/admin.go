@@ -74,6 +74,11 @@ type Options struct {
 	// EventTypes is the event catalog. Defaults to none: the form then
 	// offers "all types" and a free-text list.
 	EventTypes []EventType
+	// WebhooksOpenAPI is the receivers' OpenAPI document (the webhooks a
+	// receiver gets, as the catalog module's Catalog.OpenAPI builds it),
+	// served at GET /api/webhooks.openapi.json and linked from the page's
+	// event catalog. Defaults to nil: that route answers 404.
+	WebhooksOpenAPI json.RawMessage
 	// ReadOnly refuses every state-changing request with 403, whatever the
 	// request's permissions. Defaults to false.
 	ReadOnly bool
@@ -177,6 +182,9 @@ func New(d *webhook.Dispatcher, opts *Options) (http.Handler, error) {
 		if len(et.Schema) > 0 && !json.Valid(et.Schema) {
 			return nil, &webhook.ValidationError{Field: "event types", Reason: fmt.Sprintf("the schema of %q is not valid JSON", et.Name)}
 		}
+	}
+	if len(o.WebhooksOpenAPI) > 0 && !json.Valid(o.WebhooksOpenAPI) {
+		return nil, &webhook.ValidationError{Field: "webhooks OpenAPI document", Reason: "not valid JSON"}
 	}
 	for _, fa := range o.FrameAncestors {
 		if fa == "" || strings.ContainsAny(fa, "; ,\t\r\n'") {

@@ -39,6 +39,7 @@ func (h *handler) routes() []route {
 		{method: "POST", pattern: "/api/deliveries/{id}/redeliver", need: PermSend, serve: h.redeliver},
 		{method: "GET", pattern: "/api/messages/{id}", serve: h.getMessage},
 		{method: "GET", pattern: "/api/event-types", serve: h.listEventTypes},
+		{method: "GET", pattern: "/api/webhooks.openapi.json", serve: h.serveWebhooksOpenAPI},
 		{method: "GET", pattern: "/api/stats", serve: h.getStats},
 	}
 }
@@ -264,19 +265,6 @@ func (h *handler) toggle(w http.ResponseWriter, r *http.Request, s scope, f func
 	return nil
 }
 
-func (h *handler) sendTest(w http.ResponseWriter, r *http.Request, s scope) error {
-	ep, err := h.endpointOf(r.Context(), s, r.PathValue("id"))
-	if err != nil {
-		return err
-	}
-	a, err := h.d.SendTest(r.Context(), ep.ID)
-	if err != nil && a == nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, a)
-	return nil
-}
-
 // secretAnswer is the answer of /secret and rotate-secret.
 type secretAnswer struct {
 	ID                      string     `json:"id"`
@@ -464,11 +452,6 @@ func (h *handler) getMessage(w http.ResponseWriter, r *http.Request, s scope) er
 		}
 	}
 	writeJSON(w, http.StatusOK, out)
-	return nil
-}
-
-func (h *handler) listEventTypes(w http.ResponseWriter, r *http.Request, s scope) error {
-	writeJSON(w, http.StatusOK, newList(h.o.EventTypes, ""))
 	return nil
 }
 
