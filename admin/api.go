@@ -20,6 +20,7 @@ func (h *handler) routes() []route {
 		{method: "GET", pattern: "/endpoints/{id}", page: true, serve: h.servePage},
 		{method: "GET", pattern: "/deliveries/{id}", page: true, serve: h.servePage},
 		{method: "GET", pattern: "/messages/{id}", page: true, serve: h.servePage},
+		{method: "GET", pattern: "/event-types", page: true, serve: h.servePage},
 		{method: "GET", pattern: "/assets/{file}", page: true, serve: h.serveAsset},
 
 		{method: "GET", pattern: "/api/openapi.json", serve: h.serveOpenAPI},
