@@ -39,7 +39,7 @@ type InvoicePaid struct {
 	PaidAt   time.Time         `json:"paid_at"`
 	Internal string            `json:"-"` // never sent
 	Note     string            `json:"note,omitempty"`
-	secret   string            //nolint:unused // unexported: never sent
+	secret   string            // unexported: never sent
 	Raw      json.RawMessage   `json:"raw,omitempty"`
 }
 
@@ -48,7 +48,7 @@ func (InvoicePaid) EventType() string { return "invoice.paid" }
 func example() InvoicePaid {
 	return InvoicePaid{
 		Audit: Audit{CreatedBy: "user_1"}, ID: "in_1", Total: Money{4200, "EUR"},
-		Lines: []Line{{SKU: "sku_1", Quantity: 2}}, PaidAt: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC),
+		secret: "s3cret", Lines: []Line{{SKU: "sku_1", Quantity: 2}}, PaidAt: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC),
 	}
 }
 
