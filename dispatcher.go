@@ -86,6 +86,14 @@ type Config struct {
 	// JSON. Defaults to StandardEnvelope:
 	// {"type": ..., "timestamp": ..., "data": ...}.
 	Envelope EnvelopeFunc
+	// Events, when set, makes Publish and PublishTx strict: an event type
+	// the catalog does not list, or a RawEvent whose JSON does not match
+	// its type's schema, is refused with an error matching ErrInvalid (a
+	// *ValidationError naming the failing path) and nothing is stored.
+	// Typed events are checked for their type only. Defaults to nil: any
+	// valid type is published and a RawEvent's data only has to be JSON.
+	// See EventCatalog and the catalog module.
+	Events EventCatalog
 	// Now is the clock. Defaults to time.Now.
 	Now func() time.Time
 }

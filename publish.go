@@ -120,6 +120,9 @@ func (d *Dispatcher) prepare(pctx *publishCtx, ev Event, opts *PublishOpts) (*Me
 	if err != nil {
 		return nil, nil, err
 	}
+	if err := d.checkCatalog(ev, typ, data); err != nil {
+		return nil, nil, err
+	}
 	now := d.cfg.Now().UTC()
 	msg := &Message{ID: o.ID, Tenant: o.Tenant, Type: typ, Metadata: o.Metadata, CreatedAt: now}
 	if msg.ID == "" {

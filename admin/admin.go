@@ -37,8 +37,23 @@ type EventType struct {
 	Name string `json:"name"`
 	// Description says when the event is sent.
 	Description string `json:"description"`
-	// Example is a sample of the event's JSON data; optional.
+	// Example is a sample of the event's JSON data; optional. The page's
+	// "send test event" sends it (POST /api/endpoints/{id}/test with
+	// {"event_type": Name}).
 	Example json.RawMessage `json:"example,omitempty"`
+	// Group gathers related types on the page and in the endpoint form, for
+	// example "Invoices"; optional.
+	Group string `json:"group,omitempty"`
+	// Schema is the JSON Schema of the body an endpoint receives for this
+	// type; optional. The page shows it as a table of fields. The catalog
+	// module (github.com/hookline/webhook/catalog) generates it from the
+	// event's Go type.
+	Schema json.RawMessage `json:"schema,omitempty"`
+	// Version names the payload's version; optional.
+	Version string `json:"version,omitempty"`
+	// Deprecated, when not empty, marks the type deprecated and says what
+	// to use instead.
+	Deprecated string `json:"deprecated,omitempty"`
 }
 
 // Options configures the handler. A nil *Options is the zero value.
@@ -59,6 +74,11 @@ type Options struct {
 	// EventTypes is the event catalog. Defaults to none: the form then
 	// offers "all types" and a free-text list.
 	EventTypes []EventType
+	// WebhooksOpenAPI is the receivers' OpenAPI document (the webhooks a
+	// receiver gets, as the catalog module's Catalog.OpenAPI builds it),
+	// served at GET /api/webhooks.openapi.json and linked from the page's
+	// event catalog. Defaults to nil: that route answers 404.
+	WebhooksOpenAPI json.RawMessage
 	// ReadOnly refuses every state-changing request with 403, whatever the
 	// request's permissions. Defaults to false.
 	ReadOnly bool
@@ -159,6 +179,12 @@ func New(d *webhook.Dispatcher, opts *Options) (http.Handler, error) {
 		if len(et.Example) > 0 && !json.Valid(et.Example) {
 			return nil, &webhook.ValidationError{Field: "event types", Reason: fmt.Sprintf("the example of %q is not valid JSON", et.Name)}
 		}
+		if len(et.Schema) > 0 && !json.Valid(et.Schema) {
+			return nil, &webhook.ValidationError{Field: "event types", Reason: fmt.Sprintf("the schema of %q is not valid JSON", et.Name)}
+		}
+	}
+	if len(o.WebhooksOpenAPI) > 0 && !json.Valid(o.WebhooksOpenAPI) {
+		return nil, &webhook.ValidationError{Field: "webhooks OpenAPI document", Reason: "not valid JSON"}
 	}
 	for _, fa := range o.FrameAncestors {
 		if fa == "" || strings.ContainsAny(fa, "; ,\t\r\n'") {

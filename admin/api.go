@@ -20,6 +20,7 @@ func (h *handler) routes() []route {
 		{method: "GET", pattern: "/endpoints/{id}", page: true, serve: h.servePage},
 		{method: "GET", pattern: "/deliveries/{id}", page: true, serve: h.servePage},
 		{method: "GET", pattern: "/messages/{id}", page: true, serve: h.servePage},
+		{method: "GET", pattern: "/event-types", page: true, serve: h.servePage},
 		{method: "GET", pattern: "/assets/{file}", page: true, serve: h.serveAsset},
 
 		{method: "GET", pattern: "/api/openapi.json", serve: h.serveOpenAPI},
@@ -39,6 +40,7 @@ func (h *handler) routes() []route {
 		{method: "POST", pattern: "/api/deliveries/{id}/redeliver", need: PermSend, serve: h.redeliver},
 		{method: "GET", pattern: "/api/messages/{id}", serve: h.getMessage},
 		{method: "GET", pattern: "/api/event-types", serve: h.listEventTypes},
+		{method: "GET", pattern: "/api/webhooks.openapi.json", serve: h.serveWebhooksOpenAPI},
 		{method: "GET", pattern: "/api/stats", serve: h.getStats},
 	}
 }
@@ -264,19 +266,6 @@ func (h *handler) toggle(w http.ResponseWriter, r *http.Request, s scope, f func
 	return nil
 }
 
-func (h *handler) sendTest(w http.ResponseWriter, r *http.Request, s scope) error {
-	ep, err := h.endpointOf(r.Context(), s, r.PathValue("id"))
-	if err != nil {
-		return err
-	}
-	a, err := h.d.SendTest(r.Context(), ep.ID)
-	if err != nil && a == nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, a)
-	return nil
-}
-
 // secretAnswer is the answer of /secret and rotate-secret.
 type secretAnswer struct {
 	ID                      string     `json:"id"`
@@ -464,11 +453,6 @@ func (h *handler) getMessage(w http.ResponseWriter, r *http.Request, s scope) er
 		}
 	}
 	writeJSON(w, http.StatusOK, out)
-	return nil
-}
-
-func (h *handler) listEventTypes(w http.ResponseWriter, r *http.Request, s scope) error {
-	writeJSON(w, http.StatusOK, newList(h.o.EventTypes, ""))
 	return nil
 }
 

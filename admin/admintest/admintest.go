@@ -318,6 +318,24 @@ func testEndpoints(t *testing.T, nd NewDispatcher, portal bool) {
 		assert.Contains(t, a, k)
 	}
 
+	// A test event of a catalog type: its example, the message marked as a
+	// test in its stored metadata; an unknown type is a 400.
+	r = m.call(t, "POST", "/api/endpoints/"+id+"/test", map[string]any{"event_type": "invoice.paid"})
+	require.Equal(t, http.StatusOK, r.Status, "%s", r.Body)
+	a = r.obj(t)
+	assert.EqualValues(t, 200, a["status_code"])
+	msg, err := e.d.GetMessage(context.Background(), a["message_id"].(string))
+	require.NoError(t, err)
+	assert.Equal(t, "invoice.paid", msg.Type)
+	assert.Equal(t, "true", msg.Metadata[webhook.MetadataTest], "the store keeps the test mark")
+	var body struct {
+		Data json.RawMessage `json:"data"`
+	}
+	require.NoError(t, json.Unmarshal(msg.Payload, &body))
+	assert.JSONEq(t, `{"invoice_id":"in_1"}`, string(body.Data), "the catalog's example")
+	r = m.call(t, "POST", "/api/endpoints/"+id+"/test", map[string]any{"event_type": "invoice.unknown"})
+	assert.Equal(t, http.StatusBadRequest, r.Status, "%s", r.Body)
+
 	// Event catalog.
 	r = m.call(t, "GET", "/api/event-types", nil)
 	require.Equal(t, http.StatusOK, r.Status)

@@ -95,7 +95,7 @@
     let rest = location.pathname.startsWith(base) ? location.pathname.slice(base.length) : "";
     rest = rest.replace(/\/+$/, "");
     const m = rest.match(/^(endpoints|deliveries|messages)\/([^/]+)$/);
-    const view = m ? { endpoints: endpointView, deliveries: deliveryView, messages: messageView }[m[1]] : listView;
+    const view = m ? { endpoints: endpointView, deliveries: deliveryView, messages: messageView }[m[1]] : rest === "event-types" ? catalogView : listView;
     const id = m ? decodeURIComponent(m[2]) : null;
     clear(main);
     view(id).catch((e) => {
@@ -116,8 +116,23 @@
     return catalog;
   }
 
-  // eventTypeChooser: one checkbox per catalog type plus "all types";
-  // types not in the catalog go in a text field.
+  // groupsOf splits the catalog by group, in catalog order; types without
+  // a group come last under "".
+  function groupsOf(types) {
+    const groups = new Map();
+    types.forEach((t, i) => {
+      const g = t.group || "";
+      if (!groups.has(g)) groups.set(g, []);
+      groups.get(g).push([t, i]);
+    });
+    const out = [...groups.entries()].filter(([g]) => g !== "");
+    if (groups.has("")) out.push(["", groups.get("")]);
+    return out;
+  }
+
+  // eventTypeChooser: one checkbox per catalog type plus "all types",
+  // gathered by group with a box that ticks the whole group; types not in
+  // the catalog go in a text field.
   function eventTypeChooser(types, selected) {
     selected = selected || [];
     const all = selected.length === 0 || selected.includes("*");
@@ -125,11 +140,24 @@
     const allBox = el("input", { type: "checkbox", id: "et-all", name: "all", checked: all });
     const boxes = types.map((t, i) => el("input", { type: "checkbox", id: "et-" + i, value: t.name, checked: !all && selected.includes(t.name), disabled: all }));
     const other = el("input", { type: "text", id: "et-other", value: all ? "" : selected.filter((s) => !known.has(s)).join(", "), disabled: all, placeholder: "e.g. invoice.*" });
-    allBox.addEventListener("change", () => { boxes.forEach((b) => (b.disabled = allBox.checked)); other.disabled = allBox.checked; });
+    const groupBoxes = [];
+    const grouped = groupsOf(types).map(([g, members], gi) => {
+      const label = (t, i) => el("label", { for: "et-" + i, title: t.description }, boxes[i], t.name, t.deprecated ? el("span", { class: "muted" }, " (deprecated)") : null);
+      if (!g) return el("div", { class: "checks" }, members.map(([t, i]) => label(t, i)));
+      const gb = el("input", { type: "checkbox", id: "etg-" + gi, "data-group": g, checked: !all && members.every(([t]) => selected.includes(t.name)), disabled: all });
+      gb.addEventListener("change", () => members.forEach(([, i]) => (boxes[i].checked = gb.checked)));
+      members.forEach(([, i]) => boxes[i].addEventListener("change", () => (gb.checked = members.every(([, j]) => boxes[j].checked))));
+      groupBoxes.push(gb);
+      return el("div", { class: "group" }, el("label", { for: "etg-" + gi, class: "group-name" }, gb, el("strong", {}, g)),
+        el("div", { class: "checks" }, members.map(([t, i]) => label(t, i))));
+    });
+    allBox.addEventListener("change", () => {
+      boxes.concat(groupBoxes).forEach((b) => (b.disabled = allBox.checked));
+      other.disabled = allBox.checked;
+    });
     const fs = el("fieldset", {}, el("legend", {}, "Event types"),
-      el("div", { class: "checks" },
-        el("label", { for: "et-all" }, allBox, el("strong", {}, "All types")),
-        types.map((t, i) => el("label", { for: "et-" + i, title: t.description }, boxes[i], t.name))),
+      el("div", { class: "checks" }, el("label", { for: "et-all" }, allBox, el("strong", {}, "All types"))),
+      grouped,
       field("Other types or prefixes (comma separated)", other));
     fs.value = () => {
       if (allBox.checked) return ["*"];
@@ -138,6 +166,83 @@
       return v;
     };
     return fs;
+  }
+
+  // schemaRows flattens a JSON Schema into the rows of a field table:
+  // dotted paths ("data.lines[].sku"), a readable type, whether required,
+  // the description.
+  function schemaRows(schema, path, required, rows, depth) {
+    rows = rows || [];
+    depth = depth || 0;
+    if (!schema || typeof schema !== "object" || depth > 12) return rows;
+    let s = schema, nullable = false;
+    const alts = s.anyOf || s.oneOf;
+    if (alts) {
+      const real = alts.filter((a) => !(a && a.type === "null"));
+      nullable = real.length < alts.length;
+      if (real.length === 1) s = Object.assign({}, real[0], { description: s.description || real[0].description });
+    }
+    let type = Array.isArray(s.type) ? s.type.filter((t) => t !== "null").join(" or ") : (s.type || "");
+    if (Array.isArray(s.type) && s.type.includes("null")) nullable = true;
+    if (s.const !== undefined) type = JSON.stringify(s.const);
+    else if (s.enum) type = (type ? type + ", " : "") + "one of " + s.enum.map((e) => JSON.stringify(e)).join(", ");
+    else if (s.type === "array" && s.items && s.items.type && typeof s.items.type === "string" && s.items.type !== "object") type = "array of " + s.items.type + (s.items.format ? " (" + s.items.format + ")" : "");
+    else if (alts && !type) type = alts.map((a) => (a && a.type) || "any").join(" or ");
+    if (s.format) type += " (" + s.format + ")";
+    if (!type) type = "any";
+    if (nullable) type += " or null";
+    if (path) rows.push({ path, type, required, description: s.description || "", deprecated: !!s.deprecated });
+    const req = new Set(s.required || []);
+    for (const [k, v] of Object.entries(s.properties || {})) schemaRows(v, path ? path + "." + k : k, req.has(k), rows, depth + 1);
+    if (s.type === "array" && s.items && (s.items.properties || s.items.anyOf)) schemaRows(s.items, path + "[]", true, rows, depth + 1);
+    if (s.additionalProperties && typeof s.additionalProperties === "object" && (s.additionalProperties.properties || s.additionalProperties.anyOf)) schemaRows(s.additionalProperties, path + ".{key}", false, rows, depth + 1);
+    return rows;
+  }
+
+  function schemaTable(schema) {
+    const rows = schemaRows(schema, "", true);
+    if (!rows.length) return el("p", { class: "muted" }, "No fields described.");
+    return el("div", { class: "table-wrap" }, el("table", { class: "responsive fields" },
+      el("thead", {}, el("tr", {}, ["Field", "Type", "Required", "Description"].map((h) => el("th", { scope: "col" }, h)))),
+      el("tbody", {}, rows.map((r) => el("tr", { "data-field": r.path },
+        el("td", { "data-label": "Field" }, el("code", {}, r.path)),
+        el("td", { class: "wrap", "data-label": "Type" }, r.type),
+        el("td", { "data-label": "Required" }, r.required ? "yes" : "no"),
+        el("td", { class: "wrap", "data-label": "Description" }, r.description, r.deprecated ? " (deprecated)" : ""))))));
+  }
+
+  function typeMeta(t) {
+    return [t.version ? el("span", { class: "badge" }, "v" + t.version) : null, " ",
+      t.deprecated ? el("span", { class: "badge deprecated", title: t.deprecated }, "deprecated") : null];
+  }
+
+  // ---- the event catalog: every type, its fields and example ----
+  async function catalogView() {
+    document.title = document.title.split(" · ")[0] + " · Event catalog";
+    const types = await eventTypes();
+    const docLink = el("p", { id: "webhooks-doc" });
+    append(main, [el("p", {}, el("a", { href: "./" }, "← Endpoints")), el("h1", {}, "Event catalog"),
+      el("p", { class: "muted" }, "Every event is sent as a POST whose JSON body is {\"type\", \"timestamp\", \"data\"}, signed with the Standard Webhooks headers webhook-id, webhook-timestamp and webhook-signature."),
+      docLink]);
+    api("GET", "webhooks.openapi.json").then(() => docLink.append(el("a", { href: "api/webhooks.openapi.json", download: "webhooks.openapi.json" }, "OpenAPI document for receivers"))).catch(() => {});
+    if (!types.length) { main.append(el("p", { class: "muted" }, "No event types are listed.")); return; }
+    const box = el("div", { id: "event-catalog" });
+    main.append(box);
+    for (const [g, members] of groupsOf(types)) {
+      const sec = el("section", { class: "group", "data-group": g }, el("h2", {}, g || "Other events"));
+      for (const [t] of members) {
+        sec.append(el("article", { class: "card event-type", id: "type-" + t.name, "data-event-type": t.name },
+          el("h3", {}, el("code", {}, t.name), " ", typeMeta(t)),
+          el("p", {}, t.description),
+          t.deprecated ? el("p", { class: "deprecation" }, "Deprecated: " + t.deprecated) : null,
+          t.schema ? [el("h4", {}, "Fields"), schemaTable(t.schema)] : null,
+          t.schema ? el("details", {}, el("summary", {}, "JSON Schema"), el("pre", { class: "schema" }, pretty(t.schema))) : null,
+          t.example ? [el("h4", {}, "Example data"), el("pre", { class: "example" }, pretty(t.example))] : null));
+      }
+      box.append(sec);
+    }
+    const hash = decodeURIComponent(location.hash.slice(1));
+    if (hash) { const e = document.getElementById(hash); if (e) e.scrollIntoView(); }
   }
 
   // ---- list view: endpoints, the add form, the event catalog ----
@@ -211,8 +316,10 @@
 
   function catalogSection(types) {
     return el("section", { class: "card", id: "catalog" }, el("h2", {}, "Event catalog"),
-      types.length === 0 ? el("p", { class: "muted" }, "No event types are listed.") :
-        el("dl", {}, types.map((t) => [el("dt", {}, el("code", {}, t.name)), el("dd", {}, el("p", {}, t.description), t.example ? el("pre", {}, pretty(t.example)) : null)])));
+      types.length === 0 ? el("p", { class: "muted" }, "No event types are listed.") : [
+        el("dl", {}, types.map((t) => [el("dt", {}, el("a", { href: "event-types#type-" + enc(t.name) }, el("code", {}, t.name)), " ", t.group ? el("span", { class: "muted" }, t.group) : null, " ", typeMeta(t)),
+          el("dd", {}, el("p", {}, t.description))])),
+        el("p", {}, el("a", { href: "event-types", id: "open-catalog" }, "Fields and examples of every type →"))]);
   }
 
   // ---- one endpoint ----
@@ -246,9 +353,18 @@
     const testOut = el("div", { id: "test-result", "aria-live": "polite" });
     main.append(actions);
     if (can("send")) {
+      const sendable = types.filter((t) => t.example !== undefined && t.example !== null);
+      const pick = el("select", { id: "test-type", "aria-label": "Event type of the test" },
+        el("option", { value: "" }, "Generic test (webhook.test)"),
+        groupsOf(sendable).map(([g, members]) => {
+          const opts = members.map(([t]) => el("option", { value: t.name }, t.name + (t.deprecated ? " (deprecated)" : "")));
+          return g ? el("optgroup", { label: g }, opts) : opts;
+        }));
+      if (sendable.length) actions.append(pick);
       actions.append(button("Send test event", (ev) => busy(ev.target, async () => {
-        say("Sending a test event…");
-        const a = await api("POST", "endpoints/" + enc(id) + "/test");
+        const chosen = sendable.length ? pick.value : "";
+        say("Sending a test event" + (chosen ? " of type " + chosen : "") + "…");
+        const a = await api("POST", "endpoints/" + enc(id) + "/test", chosen ? { event_type: chosen } : undefined);
         clear(testOut).append(el("h2", {}, "Test event"), attemptBlock(a));
         say(a.status_code >= 200 && a.status_code < 300 ? "Test event delivered." : "Test event failed: " + (a.error || a.status_code), !(a.status_code >= 200 && a.status_code < 300));
         loadDeliveries(); loadStats();

@@ -1,7 +1,8 @@
 // Command admin shows the admin and customer-portal handler in a host app:
 // the operator view at /admin/ behind basic auth, the customer portal at
-// /portal/ opened through a signed link, a demo receiver that fails now and
-// then, and a publisher sending events for two tenants.
+// /portal/ opened through a signed link, the receivers' webhook docs at
+// /webhooks.openapi.json built from the event catalog, a demo receiver that
+// fails now and then, and a publisher sending typed events for two tenants.
 //
 //	go run ./examples/admin                  # until Ctrl-C
 //	go run ./examples/admin -demo-seconds 5  # a short run that exits
@@ -24,7 +25,6 @@ import (
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/hex"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -39,6 +39,7 @@ import (
 
 	webhook "github.com/hookline/webhook"
 	"github.com/hookline/webhook/admin"
+	"github.com/hookline/webhook/catalog"
 )
 
 func main() {
@@ -50,11 +51,49 @@ func main() {
 	}
 }
 
-// catalog is the event catalog the page shows and the form offers.
-var catalog = []admin.EventType{
-	{Name: "invoice.paid", Description: "An invoice was paid in full.", Example: json.RawMessage(`{"invoice_id":"in_123","amount":4200,"currency":"EUR"}`)},
-	{Name: "invoice.voided", Description: "An invoice was voided before payment.", Example: json.RawMessage(`{"invoice_id":"in_123"}`)},
-	{Name: "customer.created", Description: "A customer signed up.", Example: json.RawMessage(`{"customer_id":"cus_42","email":"ada@example.com"}`)},
+// The events the demo publishes: Go types, from which the catalog makes
+// the JSON Schemas the page, strict publishing and the receivers' docs use.
+type (
+	// InvoicePaid is sent when an invoice is paid in full.
+	InvoicePaid struct {
+		InvoiceID string `json:"invoice_id" jsonschema:"description=The invoice's ID"`
+		Amount    int64  `json:"amount" jsonschema:"description=In the currency's smallest unit,minimum=0"`
+		Currency  string `json:"currency" jsonschema:"enum=EUR,enum=USD"`
+	}
+	// InvoiceVoided is sent when an invoice is voided before payment.
+	InvoiceVoided struct {
+		InvoiceID string `json:"invoice_id"`
+	}
+	// CustomerCreated is sent when a customer signs up.
+	CustomerCreated struct {
+		CustomerID string    `json:"customer_id"`
+		Email      string    `json:"email,omitempty" jsonschema:"format=email"`
+		CreatedAt  time.Time `json:"created_at"`
+	}
+)
+
+// EventType names each event.
+func (InvoicePaid) EventType() string     { return "invoice.paid" }
+func (InvoiceVoided) EventType() string   { return "invoice.voided" }
+func (CustomerCreated) EventType() string { return "customer.created" }
+
+// newCatalog registers every event type with an example.
+func newCatalog() (*catalog.Catalog, error) {
+	c := catalog.New()
+	for _, r := range []struct {
+		ev   webhook.Event
+		info catalog.Info
+	}{
+		{InvoicePaid{InvoiceID: "in_123", Amount: 4200, Currency: "EUR"}, catalog.Info{Description: "An invoice was paid in full.", Group: "Invoices"}},
+		{InvoiceVoided{InvoiceID: "in_123"}, catalog.Info{Description: "An invoice was voided before payment.", Group: "Invoices"}},
+		{CustomerCreated{CustomerID: "cus_42", Email: "ada@example.com", CreatedAt: time.Date(2026, 1, 2, 15, 4, 5, 0, time.UTC)},
+			catalog.Info{Description: "A customer signed up.", Group: "Customers", Version: "1"}},
+	} {
+		if err := c.Register(r.ev, r.info); err != nil {
+			return nil, err
+		}
+	}
+	return c, nil
 }
 
 // run starts everything, prints the URLs and serves until ctx ends or,
@@ -98,9 +137,19 @@ func run(ctx context.Context, args []string, out io.Writer, ready func(base, pas
 	defer recv.Close()
 	recvURL := "http://" + rl.Addr().String()
 
+	cat, err := newCatalog()
+	if err != nil {
+		return err
+	}
+	// The receivers' OpenAPI document, built from the same catalog.
+	docs, err := cat.OpenAPI(catalog.DocInfo{Title: "Demo webhooks", Description: "Events the demo sends to its customers' endpoints."})
+	if err != nil {
+		return err
+	}
 	d, err := webhook.New(webhook.Config{
 		AllowHTTP: true, AllowPrivateNetworks: true, // the demo receiver is on loopback
-		Retry: webhook.RetryPolicy{MaxAttempts: 3},
+		Retry:  webhook.RetryPolicy{MaxAttempts: 3},
+		Events: cat, // strict: only the catalog's types are published
 	})
 	if err != nil {
 		return err
@@ -124,7 +173,7 @@ func run(ctx context.Context, args []string, out io.Writer, ready func(base, pas
 	}
 
 	// The handler twice: operator mode behind basic auth, and the portal.
-	operator, err := admin.New(d, &admin.Options{EventTypes: catalog, Title: "Webhooks (operator)"})
+	operator, err := admin.New(d, &admin.Options{EventTypes: cat.AdminEventTypes(), WebhooksOpenAPI: docs, Title: "Webhooks (operator)"})
 	if err != nil {
 		return err
 	}
@@ -135,7 +184,7 @@ func run(ctx context.Context, args []string, out io.Writer, ready func(base, pas
 		return err
 	}
 	links.CookiePath = "/portal/"
-	portal, err := admin.New(d, &admin.Options{EventTypes: catalog, Portal: links, Title: "Your webhooks"})
+	portal, err := admin.New(d, &admin.Options{EventTypes: cat.AdminEventTypes(), WebhooksOpenAPI: docs, Portal: links, Title: "Your webhooks"})
 	if err != nil {
 		return err
 	}
@@ -143,6 +192,11 @@ func run(ctx context.Context, args []string, out io.Writer, ready func(base, pas
 	mux.Handle("/admin/", basicAuth(*user, *password, http.StripPrefix("/admin", operator)))
 	mux.Handle("/portal/", http.StripPrefix("/portal", portal))
 	mux.Handle("/{$}", http.RedirectHandler("/admin/", http.StatusFound))
+	// The webhook docs are public: receivers' developers read them.
+	mux.HandleFunc("GET /webhooks.openapi.json", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(docs)
+	})
 
 	l, err := net.Listen("tcp", *addr)
 	if err != nil {
@@ -163,6 +217,7 @@ func run(ctx context.Context, args []string, out io.Writer, ready func(base, pas
 	fmt.Fprintf(out, "operator view: %s/admin/  (user %q, password %q)\n", base, *user, *password)
 	fmt.Fprintf(out, "customer portal for tenant acme (valid 24 h):\n  %s\n", link)
 	fmt.Fprintf(out, "read-only portal link for tenant globex:\n  %s\n", readOnly)
+	fmt.Fprintf(out, "webhook docs for receivers (OpenAPI 3.1): %s/webhooks.openapi.json\n", base)
 	if ready != nil {
 		ready(base, *password, link)
 	}
@@ -174,14 +229,14 @@ func run(ctx context.Context, args []string, out io.Writer, ready func(base, pas
 	publish := func() error {
 		n++
 		tenant := []string{"acme", "globex"}[n%2]
-		var ev webhook.RawEvent
+		var ev webhook.Event
 		switch n % 3 {
 		case 0:
-			ev = webhook.RawEvent{Type: "invoice.paid", Data: json.RawMessage(fmt.Sprintf(`{"invoice_id":"in_%d","amount":%d,"currency":"EUR"}`, n, 1000+n))}
+			ev = InvoicePaid{InvoiceID: fmt.Sprintf("in_%d", n), Amount: int64(1000 + n), Currency: "EUR"}
 		case 1:
-			ev = webhook.RawEvent{Type: "customer.created", Data: json.RawMessage(fmt.Sprintf(`{"customer_id":"cus_%d"}`, n))}
+			ev = CustomerCreated{CustomerID: fmt.Sprintf("cus_%d", n), CreatedAt: time.Now().UTC()}
 		default:
-			ev = webhook.RawEvent{Type: "invoice.voided", Data: json.RawMessage(fmt.Sprintf(`{"invoice_id":"in_%d"}`, n))}
+			ev = InvoiceVoided{InvoiceID: fmt.Sprintf("in_%d", n)}
 		}
 		_, err := d.Publish(ctx, ev, &webhook.PublishOpts{Tenant: tenant})
 		return err

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -62,6 +63,30 @@ func TestRun(t *testing.T) {
 	res.Body.Close()
 	assert.Equal(t, 2, strings.Count(string(body), `"tenant":"acme"`), "%s", body)
 	assert.NotContains(t, string(body), "globex")
+
+	// The receivers' docs: public, one webhook per catalog type; the
+	// catalog with schemas in the admin API.
+	res, err = http.Get(u.base + "/webhooks.openapi.json")
+	require.NoError(t, err)
+	var doc struct {
+		OpenAPI  string                     `json:"openapi"`
+		Webhooks map[string]json.RawMessage `json:"webhooks"`
+	}
+	require.NoError(t, json.NewDecoder(res.Body).Decode(&doc))
+	res.Body.Close()
+	assert.Equal(t, "3.1.0", doc.OpenAPI)
+	assert.Len(t, doc.Webhooks, 3)
+	assert.Contains(t, doc.Webhooks, "invoice.paid")
+	res, err = c.Get(u.base + "/portal/api/webhooks.openapi.json")
+	require.NoError(t, err)
+	res.Body.Close()
+	assert.Equal(t, http.StatusOK, res.StatusCode, "the portal serves it too")
+	res, err = c.Get(u.base + "/portal/api/event-types")
+	require.NoError(t, err)
+	body, _ = io.ReadAll(res.Body)
+	res.Body.Close()
+	assert.Contains(t, string(body), `"schema":{`)
+	assert.Contains(t, string(body), `"group":"Invoices"`)
 
 	require.NoError(t, <-done)
 	assert.Contains(t, out.String(), "operator view: ")
