@@ -44,6 +44,7 @@ func Run(t *testing.T, newStore func(t *testing.T) webhook.Store) {
 		{"Purge", testPurge},
 		{"ConcurrentClaims", testConcurrentClaims},
 		{"Backlog", testBacklog},
+		{"Validation", testValidation},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
