@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	webhook "github.com/hookline/webhook"
 	"github.com/stretchr/testify/assert"
@@ -185,4 +186,18 @@ func testValidation(t *testing.T, s webhook.Store) {
 		require.NoError(t, err)
 		assert.Equal(t, md, m.Metadata)
 	})
+}
+
+// testFarFutureDue checks that a delivery due far in the future (a very low
+// rate limit's slot, a long retry delay) is not claimable now: a store must
+// not wrap such a time around into the past.
+func testFarFutureDue(t *testing.T, s webhook.Store) {
+	ctx := context.Background()
+	ep := mustEndpoint(t, s, "t1")
+	far := time.Date(2300, 1, 1, 0, 0, 0, 0, time.UTC)
+	_, ds := publish(t, s, far, ep)
+	assert.Empty(t, claim(t, s, base, 10), "a delivery due in 2300 is not due now")
+	got, err := s.GetDelivery(ctx, ds[0].ID)
+	require.NoError(t, err)
+	assert.True(t, got.NextAttemptAt.Year() >= 2262, "still due far ahead, not at %s", got.NextAttemptAt)
 }
