@@ -208,12 +208,21 @@ func (d *Dispatcher) CreateEndpoint(ctx context.Context, ep *Endpoint) error {
 
 // GetEndpoint returns an endpoint, secret included.
 func (d *Dispatcher) GetEndpoint(ctx context.Context, id string) (*Endpoint, error) {
+	if err := lookupID("endpoint", id); err != nil {
+		return nil, err
+	}
 	return d.store.GetEndpoint(ctx, id)
 }
 
 // ListEndpoints lists endpoints in ID order (creation order for generated
 // IDs), a page at a time.
 func (d *Dispatcher) ListEndpoints(ctx context.Context, q EndpointQuery) ([]*Endpoint, string, error) {
+	if err := validateTenant(q.Tenant); err != nil {
+		return nil, "", err
+	}
+	if err := checkName("cursor", "", q.Cursor); err != nil {
+		return nil, "", err
+	}
 	return d.store.ListEndpoints(ctx, q)
 }
 
@@ -229,7 +238,7 @@ func (d *Dispatcher) UpdateEndpoint(ctx context.Context, ep *Endpoint) error {
 	if ep == nil {
 		return invalid("endpoint", "nil")
 	}
-	cur, err := d.store.GetEndpoint(ctx, ep.ID)
+	cur, err := d.GetEndpoint(ctx, ep.ID)
 	if err != nil {
 		return err
 	}
@@ -269,6 +278,9 @@ func (d *Dispatcher) UpdateEndpoint(ctx context.Context, ep *Endpoint) error {
 
 // DeleteEndpoint deletes an endpoint with its deliveries and their attempts.
 func (d *Dispatcher) DeleteEndpoint(ctx context.Context, id string) error {
+	if err := lookupID("endpoint", id); err != nil {
+		return err
+	}
 	if err := d.store.DeleteEndpoint(ctx, id); err != nil {
 		return err
 	}
@@ -344,7 +356,7 @@ func (d *Dispatcher) SetSigningKey(ctx context.Context, id, key string) (*Endpoi
 }
 
 func (d *Dispatcher) modifyEndpoint(ctx context.Context, id string, f func(*Endpoint)) error {
-	ep, err := d.store.GetEndpoint(ctx, id)
+	ep, err := d.GetEndpoint(ctx, id)
 	if err != nil {
 		return err
 	}

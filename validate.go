@@ -191,6 +191,16 @@ func validateRateLimit(r float64) error {
 	return nil
 }
 
+// lookupID answers ErrNotFound for an ID no store can hold (not valid
+// UTF-8, or holding a control character), so every store answers such a
+// lookup alike and none is asked to compare text it cannot store.
+func lookupID(kind, id string) error {
+	if checkName("", "", id) != nil {
+		return fmt.Errorf("%w: %s %s", ErrNotFound, kind, clip(id))
+	}
+	return nil
+}
+
 // clip quotes s for an error message, cut to its first 64 bytes.
 func clip(s string) string {
 	if len(s) > 64 {

@@ -159,6 +159,23 @@ func testValidation(t *testing.T, s webhook.Store) {
 	require.NoError(t, err)
 	assert.Empty(t, ds, "no refused publish left a delivery")
 
+	// An endpoint ID no store can hold is not found, on every store, rather
+	// than a database error.
+	for _, bad := range []string{"ep\x00", "ep\xff", "ep\n"} {
+		t.Run("lookup "+strconv.Quote(bad), func(t *testing.T) {
+			_, err := d.GetEndpoint(ctx, bad)
+			assert.ErrorIs(t, err, webhook.ErrNotFound, "GetEndpoint")
+			assert.ErrorIs(t, d.UpdateEndpoint(ctx, &webhook.Endpoint{ID: bad, URL: "https://example.com/hook"}), webhook.ErrNotFound, "UpdateEndpoint")
+			assert.ErrorIs(t, d.DeleteEndpoint(ctx, bad), webhook.ErrNotFound, "DeleteEndpoint")
+			assert.ErrorIs(t, d.EnableEndpoint(ctx, bad), webhook.ErrNotFound, "EnableEndpoint")
+			assert.ErrorIs(t, d.DisableEndpoint(ctx, bad, "r"), webhook.ErrNotFound, "DisableEndpoint")
+			_, err = d.RotateSecret(ctx, bad, 0)
+			assert.ErrorIs(t, err, webhook.ErrNotFound, "RotateSecret")
+			_, _, err = d.ListEndpoints(ctx, webhook.EndpointQuery{Tenant: bad})
+			requireInvalid(t, err, "tenant")
+		})
+	}
+
 	t.Run("accepted values round-trip", func(t *testing.T) {
 		c := good()
 		c.Description = "line one\nline two\r\n\ttabbed, ünïcode, emoji 🙂, U+2028 \u2028"
