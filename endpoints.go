@@ -33,8 +33,8 @@ func (g *addrGuard) validateURL(raw string, allowHTTP bool) error {
 	if len(raw) > MaxURLLength {
 		return invalid("url", "longer than %d bytes", MaxURLLength)
 	}
-	if !utf8.ValidString(raw) {
-		return invalid("url", "%s is not valid UTF-8", clip(raw))
+	if err := checkName("url", "", raw); err != nil {
+		return err
 	}
 	u, err := url.Parse(raw)
 	if err != nil {

@@ -166,7 +166,7 @@ func checkName(field, what, s string) error {
 	}
 	for _, r := range s {
 		if unicode.IsControl(r) {
-			return invalid(field, "%sholds the control character %U; names may hold none", what, r)
+			return invalid(field, "%sholds the control character %U; remove it", what, r)
 		}
 	}
 	return nil

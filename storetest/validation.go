@@ -43,6 +43,7 @@ var badEndpoints = []struct {
 	{"url host escaped C1 control", "url", func(ep *webhook.Endpoint) { ep.URL = "https://ex%c2%85ample.com/hook" }},
 	{"url path bad UTF-8", "url", func(ep *webhook.Endpoint) { ep.URL = "https://example.com/\xff" }},
 	{"url NUL", "url", func(ep *webhook.Endpoint) { ep.URL = "https://example.com/\x00" }},
+	{"url path C1 control", "url", func(ep *webhook.Endpoint) { ep.URL = "https://example.com/a\u0085b" }},
 	{"rate limit NaN", "rate limit", func(ep *webhook.Endpoint) { ep.RateLimit = math.NaN() }},
 	{"rate limit +Inf", "rate limit", func(ep *webhook.Endpoint) { ep.RateLimit = math.Inf(1) }},
 	{"rate limit -Inf", "rate limit", func(ep *webhook.Endpoint) { ep.RateLimit = math.Inf(-1) }},
