@@ -47,6 +47,8 @@ func Run(t *testing.T, newStore func(t *testing.T) webhook.Store) {
 		{"Purge", testPurge},
 		{"ConcurrentClaims", testConcurrentClaims},
 		{"Backlog", testBacklog},
+		{"Validation", testValidation},
+		{"FarFutureDue", testFarFutureDue},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
