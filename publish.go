@@ -254,11 +254,17 @@ func PublishTx[TTx any](ctx context.Context, d *Dispatcher, tx TTx, ev Event, op
 
 // GetMessage returns a stored message.
 func (d *Dispatcher) GetMessage(ctx context.Context, id string) (*Message, error) {
+	if err := lookupID("message", id); err != nil {
+		return nil, err
+	}
 	return d.store.GetMessage(ctx, id)
 }
 
 // GetDelivery returns a delivery.
 func (d *Dispatcher) GetDelivery(ctx context.Context, id string) (*Delivery, error) {
+	if err := lookupID("delivery", id); err != nil {
+		return nil, err
+	}
 	return d.store.GetDelivery(ctx, id)
 }
 
@@ -267,6 +273,15 @@ func (d *Dispatcher) GetDelivery(ctx context.Context, id string) (*Delivery, err
 func (d *Dispatcher) ListDeliveries(ctx context.Context, q DeliveryQuery) ([]*Delivery, string, error) {
 	if q.State != "" && !q.State.Valid() {
 		return nil, "", invalid("state", "%q; use pending, succeeded or failed", q.State)
+	}
+	if err := checkNames("tenant", q.Tenant, "endpoint ID", q.EndpointID, "message ID", q.MessageID, "cursor", q.Cursor); err != nil {
+		return nil, "", err
+	}
+	if err := validateTime("since", q.Since); err != nil {
+		return nil, "", err
+	}
+	if err := validateTime("until", q.Until); err != nil {
+		return nil, "", err
 	}
 	return d.store.ListDeliveries(ctx, q)
 }
@@ -277,11 +292,20 @@ func (d *Dispatcher) ListAttempts(ctx context.Context, q AttemptQuery) ([]*Attem
 	if q.DeliveryID == "" && q.EndpointID == "" {
 		return nil, "", invalid("attempt query", "give a delivery ID or an endpoint ID")
 	}
+	if err := checkNames("delivery ID", q.DeliveryID, "endpoint ID", q.EndpointID, "cursor", q.Cursor); err != nil {
+		return nil, "", err
+	}
 	return d.store.ListAttempts(ctx, q)
 }
 
 // Stats summarises deliveries and attempts; see Store.Stats.
 func (d *Dispatcher) Stats(ctx context.Context, q StatsQuery) (*Stats, error) {
+	if err := checkNames("endpoint ID", q.EndpointID, "tenant", q.Tenant); err != nil {
+		return nil, err
+	}
+	if err := validateTime("since", q.Since); err != nil {
+		return nil, err
+	}
 	return d.store.Stats(ctx, q)
 }
 
@@ -292,6 +316,9 @@ func (d *Dispatcher) Stats(ctx context.Context, q StatsQuery) (*Stats, error) {
 // dispatcher is running (another instance's workers treat it as any due
 // delivery). To redeliver to a disabled endpoint, enable it first.
 func (d *Dispatcher) Redeliver(ctx context.Context, deliveryID string) error {
+	if err := lookupID("delivery", deliveryID); err != nil {
+		return err
+	}
 	if _, err := d.store.Requeue(ctx, RequeueParams{DeliveryID: deliveryID, At: d.cfg.Now()}); err != nil {
 		return err
 	}
@@ -304,6 +331,12 @@ func (d *Dispatcher) Redeliver(ctx context.Context, deliveryID string) error {
 // was created at or after since due now (bulk recovery after an outage), and
 // returns how many.
 func (d *Dispatcher) RetryFailed(ctx context.Context, endpointID string, since time.Time) (int, error) {
+	if err := lookupID("endpoint", endpointID); err != nil {
+		return 0, err
+	}
+	if err := validateTime("since", since); err != nil {
+		return 0, err
+	}
 	if _, err := d.store.GetEndpoint(ctx, endpointID); err != nil {
 		return 0, err
 	}
@@ -320,6 +353,9 @@ func (d *Dispatcher) RetryFailed(ctx context.Context, endpointID string, since t
 func (d *Dispatcher) Purge(ctx context.Context, before time.Time, limit int) (int, error) {
 	if limit <= 0 {
 		limit = 1000
+	}
+	if err := validateTime("before", before); err != nil {
+		return 0, err
 	}
 	return d.store.Purge(ctx, before, limit)
 }

@@ -3,6 +3,7 @@ package webhook
 import (
 	"fmt"
 	"math"
+	"time"
 	"unicode"
 	"unicode/utf8"
 )
@@ -207,4 +208,32 @@ func clip(s string) string {
 		return fmt.Sprintf("%q...", s[:64])
 	}
 	return fmt.Sprintf("%q", s)
+}
+
+// Times every store can hold: Postgres's timestamptz ends in the year
+// 294276, Go's time.Time goes much further; RFC 3339 covers years 1 to 9999.
+var (
+	minStoredTime = time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC)
+	maxStoredTime = time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC)
+)
+
+// validateTime refuses a time outside the years 1 to 9999 (the zero time is
+// year 1, so it passes), so that no store is asked to compare a time it
+// cannot hold.
+func validateTime(field string, t time.Time) error {
+	if t.Before(minStoredTime) || t.After(maxStoredTime) {
+		return invalid(field, "%s is outside the years 1 to 9999", t.UTC().Format(time.RFC3339))
+	}
+	return nil
+}
+
+// checkNames runs checkName over field, value pairs: the strings of a list
+// or stats query, which must be text a store can hold.
+func checkNames(pairs ...string) error {
+	for i := 0; i+1 < len(pairs); i += 2 {
+		if err := checkName(pairs[i], "", pairs[i+1]); err != nil {
+			return err
+		}
+	}
+	return nil
 }

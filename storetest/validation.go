@@ -174,8 +174,43 @@ func testValidation(t *testing.T, s webhook.Store) {
 			assert.ErrorIs(t, err, webhook.ErrNotFound, "RotateSecret")
 			_, _, err = d.ListEndpoints(ctx, webhook.EndpointQuery{Tenant: bad})
 			requireInvalid(t, err, "tenant")
+
+			// Messages and deliveries: lookups are not found, query
+			// strings are invalid, on every store.
+			_, err = d.GetMessage(ctx, bad)
+			assert.ErrorIs(t, err, webhook.ErrNotFound, "GetMessage")
+			_, err = d.GetDelivery(ctx, bad)
+			assert.ErrorIs(t, err, webhook.ErrNotFound, "GetDelivery")
+			assert.ErrorIs(t, d.Redeliver(ctx, bad), webhook.ErrNotFound, "Redeliver")
+			_, err = d.RetryFailed(ctx, bad, time.Time{})
+			assert.ErrorIs(t, err, webhook.ErrNotFound, "RetryFailed")
+			_, _, err = d.ListDeliveries(ctx, webhook.DeliveryQuery{EndpointID: bad})
+			requireInvalid(t, err, "endpoint ID")
+			_, _, err = d.ListDeliveries(ctx, webhook.DeliveryQuery{MessageID: bad})
+			requireInvalid(t, err, "message ID")
+			_, _, err = d.ListDeliveries(ctx, webhook.DeliveryQuery{Cursor: bad})
+			requireInvalid(t, err, "cursor")
+			_, _, err = d.ListAttempts(ctx, webhook.AttemptQuery{DeliveryID: bad})
+			requireInvalid(t, err, "delivery ID")
+			_, err = d.Stats(ctx, webhook.StatsQuery{Tenant: bad})
+			requireInvalid(t, err, "tenant")
 		})
 	}
+	// Times past what a store can hold (Postgres ends in the year 294276).
+	far := time.Date(300000, 1, 1, 0, 0, 0, 0, time.UTC)
+	t.Run("times past year 9999", func(t *testing.T) {
+		_, err := d.RetryFailed(ctx, ep.ID, far)
+		requireInvalid(t, err, "since")
+		_, _, err = d.ListDeliveries(ctx, webhook.DeliveryQuery{EndpointID: ep.ID, Until: far})
+		requireInvalid(t, err, "until")
+		_, err = d.Stats(ctx, webhook.StatsQuery{EndpointID: ep.ID, Since: far})
+		requireInvalid(t, err, "since")
+		_, err = d.Purge(ctx, far, 10)
+		requireInvalid(t, err, "before")
+		n, err := d.RetryFailed(ctx, ep.ID, time.Time{})
+		require.NoError(t, err, "the zero time means all time")
+		assert.Zero(t, n)
+	})
 
 	t.Run("accepted values round-trip", func(t *testing.T) {
 		c := good()
