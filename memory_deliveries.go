@@ -49,11 +49,12 @@ func (s *MemoryStore) leaseLocked(d *memDelivery, now int64, lease time.Duration
 	s.leased[d.lease] = d
 	d.leaseExp = now + int64(lease)
 	s.fixLocked(d)
-	ep := s.endpoints[d.endpointID]
+	// Copies, as the Store contract asks of every returned object; the
+	// message's payload is shared, which the contract allows.
 	return &Claimed{
 		Delivery:       s.deliveryLocked(d),
-		Message:        d.msg.msg,
-		Endpoint:       ep,
+		Message:        copyMessage(d.msg.msg),
+		Endpoint:       copyEndpoint(s.endpoints[d.endpointID]),
 		Lease:          strconv.FormatUint(d.lease, 36),
 		LeaseExpiresAt: fromNanos(d.leaseExp),
 	}

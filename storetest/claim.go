@@ -165,3 +165,55 @@ func testConcurrentClaims(t *testing.T, s webhook.Store) {
 	require.NoError(t, err)
 	assert.Empty(t, ds, "none left pending")
 }
+
+// testClaimReturnsCopies checks the contract's rule that returned objects
+// are the caller's to modify (Message.Payload aside) for Claim and
+// ClaimDelivery: a worker that changes its claimed endpoint or message
+// changes nothing in the store.
+func testClaimReturnsCopies(t *testing.T, s webhook.Store) {
+	ctx := context.Background()
+	ep := endpoint("t")
+	ep.Metadata = map[string]string{"owner": "billing"}
+	require.NoError(t, s.CreateEndpoint(ctx, ep))
+	msg, ds := publish(t, s, base, ep, ep)
+	want, err := s.GetEndpoint(ctx, ep.ID)
+	require.NoError(t, err)
+	wantMsg, err := s.GetMessage(ctx, msg.ID)
+	require.NoError(t, err)
+
+	mutate := func(c *webhook.Claimed) {
+		c.Endpoint.URL = "https://attacker.example/"
+		c.Endpoint.Disabled = true
+		c.Endpoint.EventTypes[0] = "changed"
+		c.Endpoint.Headers["X-Custom"] = "changed"
+		c.Endpoint.Metadata["owner"] = "changed"
+		c.Message.Type = "changed"
+		c.Message.Tenant = "other"
+		c.Message.Metadata["traceparent"] = "changed"
+	}
+	check := func(what string) {
+		t.Helper()
+		got, err := s.GetEndpoint(ctx, ep.ID)
+		require.NoError(t, err)
+		assert.Equal(t, want, got, "%s: the store's endpoint changed with the claimed copy", what)
+		gotMsg, err := s.GetMessage(ctx, msg.ID)
+		require.NoError(t, err)
+		assert.Equal(t, wantMsg, gotMsg, "%s: the store's message changed with the claimed copy", what)
+	}
+
+	cs := claim(t, s, base, 1)
+	require.Len(t, cs, 1)
+	mutate(cs[0])
+	check("Claim")
+
+	other := ds[0].ID
+	if cs[0].Delivery.ID == other {
+		other = ds[1].ID
+	}
+	c, err := s.ClaimDelivery(ctx, other, webhook.ClaimParams{Owner: "test", Now: base, Lease: time.Minute})
+	require.NoError(t, err)
+	assert.Equal(t, want.URL, c.Endpoint.URL, "ClaimDelivery after a mutated Claim")
+	assert.Equal(t, "a.b", c.Message.Type, "ClaimDelivery after a mutated Claim")
+	mutate(c)
+	check("ClaimDelivery")
+}

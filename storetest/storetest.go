@@ -37,6 +37,7 @@ func Run(t *testing.T, newStore func(t *testing.T) webhook.Store) {
 		{"StaleLeaseRejected", testStaleLease},
 		{"LeaseExpiry", testLeaseExpiry},
 		{"ClaimDelivery", testClaimDelivery},
+		{"ClaimReturnsCopies", testClaimReturnsCopies},
 		{"ListDeliveriesAndAttempts", testListDeliveries},
 		{"Requeue", testRequeue},
 		{"DeleteEndpointCascades", testDeleteEndpoint},
