@@ -13,7 +13,7 @@ func (s *MemoryStore) ListEndpoints(ctx context.Context, q EndpointQuery) ([]*En
 	if err := ctx.Err(); err != nil {
 		return nil, "", err
 	}
-	limit := pageLimit(q.Limit)
+	limit := PageLimit(q.Limit)
 	s.mu.Lock()
 	var all []*Endpoint
 	src := s.tenants[q.Tenant]
@@ -31,11 +31,7 @@ func (s *MemoryStore) ListEndpoints(ctx context.Context, q EndpointQuery) ([]*En
 	}
 	s.mu.Unlock()
 	slices.SortFunc(all, func(a, b *Endpoint) int { return strings.Compare(a.ID, b.ID) })
-	next := ""
-	if len(all) > limit {
-		all = all[:limit]
-		next = all[limit-1].ID
-	}
+	all, next := Page(all, limit, func(ep *Endpoint) string { return ep.ID })
 	out := make([]*Endpoint, len(all))
 	for i, ep := range all {
 		out[i] = copyEndpoint(ep)
@@ -66,7 +62,7 @@ func (s *MemoryStore) ListDeliveries(ctx context.Context, q DeliveryQuery) ([]*D
 	if err := ctx.Err(); err != nil {
 		return nil, "", err
 	}
-	limit := pageLimit(q.Limit)
+	limit := PageLimit(q.Limit)
 	since, until := nanos(q.Since), nanos(q.Until)
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -85,11 +81,7 @@ func (s *MemoryStore) ListDeliveries(ctx context.Context, q DeliveryQuery) ([]*D
 		hits = append(hits, d)
 	}
 	slices.SortFunc(hits, func(a, b *memDelivery) int { return strings.Compare(b.id, a.id) })
-	next := ""
-	if len(hits) > limit {
-		hits = hits[:limit]
-		next = hits[limit-1].id
-	}
+	hits, next := Page(hits, limit, func(d *memDelivery) string { return d.id })
 	out := make([]*Delivery, len(hits))
 	for i, d := range hits {
 		out[i] = s.deliveryLocked(d)
@@ -105,7 +97,7 @@ func (s *MemoryStore) ListAttempts(ctx context.Context, q AttemptQuery) ([]*Atte
 	if q.DeliveryID == "" && q.EndpointID == "" {
 		return nil, "", invalid("attempt query", "give a delivery ID or an endpoint ID")
 	}
-	limit := pageLimit(q.Limit)
+	limit := PageLimit(q.Limit)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var src []*memDelivery
@@ -128,11 +120,7 @@ func (s *MemoryStore) ListAttempts(ctx context.Context, q AttemptQuery) ([]*Atte
 		}
 	}
 	slices.SortFunc(hits, func(a, b *Attempt) int { return strings.Compare(a.ID, b.ID) })
-	next := ""
-	if len(hits) > limit {
-		hits = hits[:limit]
-		next = hits[limit-1].ID
-	}
+	hits, next := Page(hits, limit, func(a *Attempt) string { return a.ID })
 	out := make([]*Attempt, len(hits))
 	for i, a := range hits {
 		c := *a

@@ -19,7 +19,8 @@ import (
 //   - Times are stored with at least microsecond precision.
 //   - Lists are ordered as each method says and paged by an opaque cursor:
 //     pass the returned next cursor back for the next page; "" means no
-//     further page. Limit 0 means 100; stores may cap it at 1000.
+//     further page. Limit 0 means 100; stores may cap it at 1000
+//     (PageLimit applies this rule and Page cuts a page and its cursor).
 type Store interface {
 	// CreateEndpoint stores a new endpoint, ID and all (the dispatcher
 	// validates it and fills ID, Secret and times). An existing ID is
@@ -288,4 +289,38 @@ type Backlog struct {
 	// now minus OldestDue is how long the most overdue delivery has been
 	// waiting for a worker.
 	OldestDue time.Time
+}
+
+// The page sizes of the Store contract's list methods.
+const (
+	// PageLimitDefault is the page size a Limit of 0 (or less) asks for.
+	PageLimitDefault = 100
+	// PageLimitMax is the largest page a store needs to return.
+	PageLimitMax = 1000
+)
+
+// PageLimit applies the Store contract's limit rule to a query's Limit: 0
+// or less means PageLimitDefault, more than PageLimitMax means PageLimitMax.
+// Both stores use it; a Store of your own can too.
+func PageLimit(n int) int {
+	switch {
+	case n <= 0:
+		return PageLimitDefault
+	case n > PageLimitMax:
+		return PageLimitMax
+	}
+	return n
+}
+
+// Page cuts one page from items, which are in list order and hold up to
+// limit+1 entries (fetch one more than the page to learn whether another
+// follows): it returns the first limit items and the next cursor, the
+// cursor of the page's last item, or "" when no item follows. Both stores
+// use it; a Store of your own can too.
+func Page[T any](items []T, limit int, cursor func(T) string) ([]T, string) {
+	if len(items) <= limit {
+		return items, ""
+	}
+	items = items[:limit]
+	return items, cursor(items[limit-1])
 }

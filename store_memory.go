@@ -315,16 +315,6 @@ func (s *MemoryStore) MatchEndpoints(ctx context.Context, tenant, eventType stri
 	return out, nil
 }
 
-func pageLimit(n int) int {
-	switch {
-	case n <= 0:
-		return 100
-	case n > 1000:
-		return 1000
-	}
-	return n
-}
-
 // InsertMessage implements Store.
 func (s *MemoryStore) InsertMessage(ctx context.Context, msg *Message, deliveries []*Delivery) error {
 	if err := ctx.Err(); err != nil {
