@@ -3,6 +3,7 @@ package webhook
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net/http"
 )
 
@@ -61,9 +62,9 @@ func (d *Dispatcher) beforePublish(p *publishCtx, msg *Message) error {
 	if h == nil {
 		return nil
 	}
-	md := make(map[string]string, len(msg.Metadata)) // no room reserved: a hook that adds nothing costs no table
-	for k, v := range msg.Metadata {
-		md[k] = v
+	md := maps.Clone(msg.Metadata)
+	if md == nil {
+		md = make(map[string]string) // no room reserved: a hook that adds nothing costs no table
 	}
 	msg.Metadata = md
 	p.msg, p.began = msg, true

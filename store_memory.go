@@ -3,6 +3,7 @@ package webhook
 import (
 	"context"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"sync"
@@ -184,18 +185,8 @@ func fromNanos(n int64) time.Time {
 func copyEndpoint(ep *Endpoint) *Endpoint {
 	c := *ep
 	c.EventTypes = slices.Clone(ep.EventTypes)
-	if ep.Headers != nil {
-		c.Headers = make(map[string]string, len(ep.Headers))
-		for k, v := range ep.Headers {
-			c.Headers[k] = v
-		}
-	}
-	if ep.Metadata != nil {
-		c.Metadata = make(map[string]string, len(ep.Metadata))
-		for k, v := range ep.Metadata {
-			c.Metadata[k] = v
-		}
-	}
+	c.Headers = maps.Clone(ep.Headers)
+	c.Metadata = maps.Clone(ep.Metadata)
 	return &c
 }
 
@@ -364,12 +355,7 @@ func (s *MemoryStore) InsertMessage(ctx context.Context, msg *Message, deliverie
 
 func copyMessage(m *Message) *Message {
 	c := *m
-	if m.Metadata != nil {
-		c.Metadata = make(map[string]string, len(m.Metadata))
-		for k, v := range m.Metadata {
-			c.Metadata[k] = v
-		}
-	}
+	c.Metadata = maps.Clone(m.Metadata)
 	return &c
 }
 
