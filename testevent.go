@@ -14,43 +14,12 @@ const TestEventType = "webhook.test"
 // SendTest sends a signed sample event (type "webhook.test") to one
 // endpoint at once, enabled or not, and returns the attempt. The message,
 // its delivery and the attempt are stored like any other, so the test shows
-// in the endpoint's log; it is not retried.
+// in the endpoint's log; it is not retried. It is SendTestEvent with a
+// built-in event, which Config.Events need not list: the request carries
+// Hookline-Test: true and the message hookline.test=true.
 func (d *Dispatcher) SendTest(ctx context.Context, endpointID string) (*Attempt, error) {
-	ep, err := d.store.GetEndpoint(ctx, endpointID)
-	if err != nil {
-		return nil, err
-	}
-	now := d.cfg.Now().UTC()
-	data, _ := json.Marshal(map[string]string{"endpoint_id": ep.ID, "message": "This is a test event from hookline."})
-	msg := &Message{ID: d.ids.newID("msg_"), Tenant: ep.Tenant, Type: TestEventType, CreatedAt: now}
-	if msg.Payload, err = d.cfg.Envelope(msg, data); err != nil {
-		return nil, err
-	}
-	del := &Delivery{
-		ID: d.ids.newID("dlv_"), MessageID: msg.ID, EndpointID: ep.ID, Tenant: ep.Tenant, EventType: TestEventType,
-		State: StatePending, NextAttemptAt: now.Add(24 * time.Hour), CreatedAt: now, UpdatedAt: now,
-	}
-	if err := d.store.InsertMessage(ctx, msg, []*Delivery{del}); err != nil {
-		return nil, err
-	}
-	c, err := d.store.ClaimDelivery(ctx, del.ID, ClaimParams{Owner: d.owner, Now: d.cfg.Now(), Lease: d.cfg.Lease})
-	if err != nil {
-		return nil, err
-	}
-	c.Endpoint = ep // a disabled endpoint is tested all the same
-	a := d.send(ctx, c, d.cfg.Now())
-	if a == nil {
-		return nil, ctx.Err()
-	}
-	state := StateFailed
-	if a.Succeeded() {
-		state = StateSucceeded
-	}
-	out := *a // the store may keep a itself
-	if _, err := d.store.Record(ctx, []Record{{DeliveryID: del.ID, Lease: c.Lease, Now: d.cfg.Now(), Attempt: a, State: state}}); err != nil {
-		return &out, err
-	}
-	return &out, nil
+	data, _ := json.Marshal(map[string]string{"endpoint_id": endpointID, "message": "This is a test event from hookline."})
+	return d.sendTest(ctx, endpointID, TestEventType, data)
 }
 
 // Test events are marked so receivers and the log can tell them apart.
@@ -77,9 +46,6 @@ const (
 // error matching ErrInvalid and sends nothing. An unknown endpoint is
 // ErrNotFound.
 func (d *Dispatcher) SendTestEvent(ctx context.Context, endpointID string, ev Event) (*Attempt, error) {
-	if d.closed.Load() {
-		return nil, ErrClosed
-	}
 	if ev == nil {
 		return nil, invalid("event", "nil; pass the event to send as a test")
 	}
@@ -93,6 +59,16 @@ func (d *Dispatcher) SendTestEvent(ctx context.Context, endpointID string, ev Ev
 	}
 	if err := d.checkCatalog(ev, typ, data); err != nil {
 		return nil, err
+	}
+	return d.sendTest(ctx, endpointID, typ, data)
+}
+
+// sendTest stores a test message of type typ with data, and one delivery
+// to the endpoint, and sends it at once: the steps SendTest and
+// SendTestEvent share once the event is checked.
+func (d *Dispatcher) sendTest(ctx context.Context, endpointID, typ string, data json.RawMessage) (*Attempt, error) {
+	if d.closed.Load() {
+		return nil, ErrClosed
 	}
 	ep, err := d.store.GetEndpoint(ctx, endpointID)
 	if err != nil {
