@@ -45,6 +45,8 @@ func Run(t *testing.T, newStore func(t *testing.T) webhook.Store) {
 		{"Purge", testPurge},
 		{"ConcurrentClaims", testConcurrentClaims},
 		{"Backlog", testBacklog},
+		{"EndpointMatcher", testEndpointMatcher},
+		{"Notifier", testNotifier},
 		{"Validation", testValidation},
 		{"FarFutureDue", testFarFutureDue},
 	}
