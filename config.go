@@ -64,7 +64,7 @@ const (
 // bad field is a *ValidationError naming it (as a Go selector: "Workers",
 // "Retry.MaxAttempts", "Health.BreakerCooldown") and its value.
 func (cfg Config) withDefaults() (Config, error) {
-	for _, err := range []error{
+	if err := firstError(
 		notNegative("Workers", cfg.Workers),
 		notNegative("MaxInFlightPerEndpoint", cfg.MaxInFlightPerEndpoint),
 		notNegative("ClaimBatch", cfg.ClaimBatch),
@@ -76,10 +76,8 @@ func (cfg Config) withDefaults() (Config, error) {
 		notNegative("MaxResponseHeaderBytes", cfg.MaxResponseHeaderBytes),
 		notNegative("Retry.MaxAttempts", cfg.Retry.MaxAttempts),
 		notNegative("Retry.MaxRetryAfter", cfg.Retry.MaxRetryAfter),
-	} {
-		if err != nil {
-			return cfg, err
-		}
+	); err != nil {
+		return cfg, err
 	}
 	if cfg.Store == nil {
 		cfg.Store = NewMemoryStore()
@@ -115,6 +113,17 @@ func (cfg Config) withDefaults() (Config, error) {
 func notNegative[T int | int64 | time.Duration](field string, v T) error {
 	if v < 0 {
 		return invalid(field, "%v must not be negative (0 takes the default)", v)
+	}
+	return nil
+}
+
+// firstError returns the first of errs that is not nil, or nil: checks
+// listed in the order a user reads the fields.
+func firstError(errs ...error) error {
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -70,17 +70,15 @@ type HealthPolicy struct {
 }
 
 func (p HealthPolicy) withDefaults() (HealthPolicy, error) {
-	for _, err := range []error{
+	if err := firstError(
 		notNegative("Health.BreakerThreshold", p.BreakerThreshold),
 		notNegative("Health.BreakerCooldown", p.BreakerCooldown),
 		notNegative("Health.BreakerMaxCooldown", p.BreakerMaxCooldown),
 		notNegative("Health.BackPressureWindow", p.BackPressureWindow),
 		notNegative("Health.AutoDisableAfter", p.AutoDisableAfter),
 		notNegative("Health.InitialInFlight", p.InitialInFlight),
-	} {
-		if err != nil {
-			return p, err
-		}
+	); err != nil {
+		return p, err
 	}
 	orDefault(&p.InitialInFlight, InitialInFlightDefault)
 	orDefault(&p.BreakerThreshold, BreakerThresholdDefault)
