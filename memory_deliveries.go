@@ -49,15 +49,29 @@ func (s *MemoryStore) leaseLocked(d *memDelivery, now int64, lease time.Duration
 	s.leased[d.lease] = d
 	d.leaseExp = now + int64(lease)
 	s.fixLocked(d)
-	// Copies, as the Store contract asks of every returned object; the
-	// message's payload is shared, which the contract allows.
-	return &Claimed{
-		Delivery:       s.deliveryLocked(d),
-		Message:        copyMessage(d.msg.msg),
-		Endpoint:       copyEndpoint(s.endpoints[d.endpointID]),
+	// Copies, as the Store contract asks of every returned object (the
+	// message's payload is shared, which the contract allows), made in one
+	// allocation with the Claimed that points to them.
+	c := new(claimedCopies)
+	c.delivery = s.deliveryOf(d)
+	c.msg = messageCopy(d.msg.msg)
+	c.endpoint = endpointCopy(s.endpoints[d.endpointID])
+	c.Claimed = Claimed{
+		Delivery:       &c.delivery,
+		Message:        &c.msg,
+		Endpoint:       &c.endpoint,
 		Lease:          strconv.FormatUint(d.lease, 36),
 		LeaseExpiresAt: fromNanos(d.leaseExp),
 	}
+	return &c.Claimed
+}
+
+// claimedCopies is a Claimed with the objects it points to.
+type claimedCopies struct {
+	Claimed
+	delivery Delivery
+	msg      Message
+	endpoint Endpoint
 }
 
 // ClaimDelivery implements Store.
@@ -126,8 +140,13 @@ func (s *MemoryStore) Record(ctx context.Context, recs []Record) ([]bool, error)
 }
 
 func (s *MemoryStore) deliveryLocked(d *memDelivery) *Delivery {
+	out := s.deliveryOf(d)
+	return &out
+}
+
+func (s *MemoryStore) deliveryOf(d *memDelivery) Delivery {
 	m := d.msg.msg
-	return &Delivery{
+	return Delivery{
 		ID: d.id, MessageID: m.ID, EndpointID: d.endpointID, Tenant: m.Tenant, EventType: m.Type,
 		State: d.st.public(), Attempts: int(d.attempts), NextAttemptAt: fromNanos(d.next),
 		LastAttemptAt: fromNanos(d.lastAt()), LastStatusCode: int(d.lastStatus), LastError: d.lastErr,
