@@ -18,6 +18,7 @@ func (s *MemoryStore) Claim(ctx context.Context, p ClaimParams) ([]*Claimed, err
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var out []*Claimed
+	var cp claimCopies
 	for len(out) < p.Limit && len(s.queues) > 0 {
 		q := s.queues[0].v
 		if q.h[0].key > now {
@@ -28,7 +29,7 @@ func (s *MemoryStore) Claim(ctx context.Context, p ClaimParams) ([]*Claimed, err
 			skipped = append(skipped, q)
 			continue
 		}
-		out = append(out, s.leaseLocked(q.h[0].v, now, p.Lease))
+		out = append(out, s.leaseLocked(q.h[0].v, now, p.Lease, &cp))
 	}
 	// Arm the notification timer before the skipped endpoints go back: their
 	// due deliveries must not fire it again and again (the dispatcher wakes
@@ -40,7 +41,11 @@ func (s *MemoryStore) Claim(ctx context.Context, p ClaimParams) ([]*Claimed, err
 	return out, nil
 }
 
-func (s *MemoryStore) leaseLocked(d *memDelivery, now int64, lease time.Duration) *Claimed {
+// leaseLocked leases d and returns it claimed, with copies of its message
+// and endpoint, as the Store contract asks of every returned object (the
+// payload is shared, which the contract allows). cp, when not nil, lets
+// the deliveries of one Claim share one copy of each endpoint and message.
+func (s *MemoryStore) leaseLocked(d *memDelivery, now int64, lease time.Duration, cp *claimCopies) *Claimed {
 	if d.lease != 0 {
 		delete(s.leased, d.lease) // an expired lease, superseded
 	}
@@ -49,29 +54,55 @@ func (s *MemoryStore) leaseLocked(d *memDelivery, now int64, lease time.Duration
 	s.leased[d.lease] = d
 	d.leaseExp = now + int64(lease)
 	s.fixLocked(d)
-	// Copies, as the Store contract asks of every returned object (the
-	// message's payload is shared, which the contract allows), made in one
-	// allocation with the Claimed that points to them.
-	c := new(claimedCopies)
-	c.delivery = s.deliveryOf(d)
-	c.msg = messageCopy(d.msg.msg)
-	c.endpoint = endpointCopy(s.endpoints[d.endpointID])
+	if cp == nil {
+		cp = new(claimCopies)
+	}
+	c := &claimedDelivery{delivery: s.deliveryOf(d)}
 	c.Claimed = Claimed{
 		Delivery:       &c.delivery,
-		Message:        &c.msg,
-		Endpoint:       &c.endpoint,
+		Message:        cp.message(d.msg.msg),
+		Endpoint:       cp.endpoint(s.endpoints[d.endpointID]),
 		Lease:          strconv.FormatUint(d.lease, 36),
 		LeaseExpiresAt: fromNanos(d.leaseExp),
 	}
 	return &c.Claimed
 }
 
-// claimedCopies is a Claimed with the objects it points to.
-type claimedCopies struct {
+// claimedDelivery is a Claimed with its Delivery, in one allocation.
+type claimedDelivery struct {
 	Claimed
 	delivery Delivery
-	msg      Message
-	endpoint Endpoint
+}
+
+// claimCopies holds the copies one Claim has made, by the store's own
+// object: a batch usually holds few endpoints, and a message's deliveries
+// come due together. Batches are at most a few hundred long, so a scan of
+// pointers costs less than a map.
+type claimCopies struct {
+	eps  []*Endpoint // the store's, then the copy: pairs
+	msgs []*Message
+}
+
+func (cp *claimCopies) endpoint(ep *Endpoint) *Endpoint {
+	return shareCopy(&cp.eps, ep, copyEndpoint)
+}
+
+func (cp *claimCopies) message(m *Message) *Message {
+	return shareCopy(&cp.msgs, m, copyMessage)
+}
+
+// shareCopy returns the copy of orig in pairs (original, copy, ...),
+// making it with copyOf the first time.
+func shareCopy[T any](pairs *[]*T, orig *T, copyOf func(*T) *T) *T {
+	ps := *pairs
+	for i := 0; i < len(ps); i += 2 {
+		if ps[i] == orig {
+			return ps[i+1]
+		}
+	}
+	c := copyOf(orig)
+	*pairs = append(ps, orig, c)
+	return c
 }
 
 // ClaimDelivery implements Store.
@@ -89,7 +120,7 @@ func (s *MemoryStore) ClaimDelivery(ctx context.Context, id string, p ClaimParam
 	if d.st != memPending || (d.lease != 0 && d.leaseExp > now) {
 		return nil, fmt.Errorf("%w: delivery %s is %s or leased", ErrConflict, id, d.st.public())
 	}
-	return s.leaseLocked(d, now, p.Lease), nil
+	return s.leaseLocked(d, now, p.Lease, nil), nil
 }
 
 // Record implements Store.

@@ -75,7 +75,9 @@ type Store interface {
 	// returns it. A lease that expired without a Record makes the delivery
 	// claimable again (at least once delivery). Claim costs O(k log n) or
 	// better for k claimed out of n pending: no scan of finished deliveries.
-	// Deliveries whose endpoint is in p.SkipEndpoints are left alone.
+	// Deliveries whose endpoint is in p.SkipEndpoints are left alone. The
+	// Claimed of one call may share their Message and Endpoint (one copy
+	// for each message and endpoint in the batch).
 	Claim(ctx context.Context, p ClaimParams) ([]*Claimed, error)
 	// ClaimDelivery leases one pending delivery by ID whatever its due time,
 	// as Claim would (p.Limit and p.SkipEndpoints are ignored). A delivery

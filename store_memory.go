@@ -182,18 +182,13 @@ func fromNanos(n int64) time.Time {
 	return time.Unix(0, n).UTC()
 }
 
+// copyEndpoint is ep with slices and maps of its own.
 func copyEndpoint(ep *Endpoint) *Endpoint {
-	c := endpointCopy(ep)
-	return &c
-}
-
-// endpointCopy is ep with slices and maps of its own.
-func endpointCopy(ep *Endpoint) Endpoint {
 	c := *ep
 	c.EventTypes = slices.Clone(ep.EventTypes)
 	c.Headers = maps.Clone(ep.Headers)
 	c.Metadata = maps.Clone(ep.Metadata)
-	return c
+	return &c
 }
 
 // CreateEndpoint implements Store.
@@ -359,16 +354,11 @@ func (s *MemoryStore) InsertMessage(ctx context.Context, msg *Message, deliverie
 	return nil
 }
 
+// copyMessage is m with a Metadata map of its own; the payload is shared.
 func copyMessage(m *Message) *Message {
-	c := messageCopy(m)
-	return &c
-}
-
-// messageCopy is m with a Metadata map of its own; the payload is shared.
-func messageCopy(m *Message) Message {
 	c := *m
 	c.Metadata = maps.Clone(m.Metadata)
-	return c
+	return &c
 }
 
 // GetMessage implements Store.
