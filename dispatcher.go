@@ -13,7 +13,8 @@ import (
 )
 
 // Config configures a Dispatcher. The zero value is usable: every field has
-// a default.
+// a default, most of them exported as a ...Default constant. New refuses a
+// negative count, size or duration with a *ValidationError naming the field.
 type Config struct {
 	// Store keeps endpoints, messages, deliveries and attempts. Defaults to
 	// a new MemoryStore.
@@ -46,8 +47,8 @@ type Config struct {
 	// AllowedNetworks lists address ranges reachable even though the guard
 	// refuses them otherwise (a host's internal receivers). Defaults to none.
 	AllowedNetworks []netip.Prefix
-	// Workers is how many attempts run at once. Defaults to 64: deliveries
-	// wait on the network, not the CPU.
+	// Workers is how many attempts run at once. Defaults to WorkersDefault
+	// (64): deliveries wait on the network, not the CPU.
 	Workers int
 	// MaxInFlightPerEndpoint caps the attempts running at once to one
 	// endpoint, so a slow endpoint cannot take every worker. Deliveries held
@@ -55,32 +56,35 @@ type Config struct {
 	// cap by answering: it starts at HealthPolicy.InitialInFlight (2)
 	// attempts in flight and gains one per answer (any status); an attempt
 	// that got no answer (a timeout, a refused or reset connection) takes
-	// it back to 1 until it answers again. Defaults to 16.
+	// it back to 1 until it answers again. Defaults to
+	// MaxInFlightPerEndpointDefault (16).
 	MaxInFlightPerEndpoint int
 	// ClaimBatch is how many deliveries one claim takes at most. Defaults to
-	// 64.
+	// ClaimBatchDefault (64).
 	ClaimBatch int
 	// AttemptTimeout bounds one attempt, connection to last byte read.
-	// Defaults to 15 seconds.
+	// Defaults to AttemptTimeoutDefault (15 seconds).
 	AttemptTimeout time.Duration
 	// Lease is how long a claimed delivery stays reserved for this
 	// dispatcher; a crashed instance's deliveries come due again after it.
-	// Must exceed AttemptTimeout. Defaults to AttemptTimeout + 10 seconds.
+	// Must exceed AttemptTimeout. Defaults to AttemptTimeout +
+	// LeaseMarginDefault (10 seconds).
 	Lease time.Duration
 	// PollInterval is how often workers look for due deliveries when
 	// nothing woke them (the fallback to publish and store notifications).
-	// Defaults to 1 second.
+	// Defaults to PollIntervalDefault (1 second).
 	PollInterval time.Duration
-	// MaxPayloadSize caps the marshalled event, in bytes. Defaults to 256 KiB.
+	// MaxPayloadSize caps the marshalled event, in bytes. Defaults to
+	// MaxPayloadSizeDefault (256 KiB).
 	MaxPayloadSize int
 	// ResponseBodyLimit is how much of a response body an attempt keeps, in
-	// bytes. Defaults to 4 KiB.
+	// bytes. Defaults to ResponseBodyLimitDefault (4 KiB).
 	ResponseBodyLimit int
 	// MaxResponseHeaderBytes caps the response headers the default client
 	// accepts, in bytes; a larger answer fails the attempt. It does not
 	// apply to a Config.HTTPClient. What an attempt keeps of headers is
 	// bounded apart from it (AttemptHeaderLimit). Defaults to
-	// MaxResponseHeaderBytesDefault, 64 KiB.
+	// MaxResponseHeaderBytesDefault (64 KiB).
 	MaxResponseHeaderBytes int64
 	// Envelope builds the HTTP body from a message's fields and the event's
 	// JSON. Defaults to StandardEnvelope:
@@ -121,45 +125,6 @@ func StandardEnvelope(msg *Message, data json.RawMessage) ([]byte, error) {
 func appendJSONString(b []byte, s string) ([]byte, error) {
 	q, err := json.Marshal(s)
 	return append(b, q...), err
-}
-
-// Hooks are called by the dispatcher. Each is optional; a panic in one is
-// recovered and logged, and never stops a worker. Hooks run on the worker's
-// goroutine: keep them quick. The deliveries, attempts and endpoints they
-// are given are read-only.
-type Hooks struct {
-	// BeforeAttempt runs just before the request is sent; it may add
-	// headers to req (or change User-Agent and the endpoint's own
-	// Headers). What the signature and the receiver rely on is put back
-	// after it: Content-Type, webhook-id, webhook-timestamp,
-	// webhook-signature, Hookline-Event-Type, Hookline-Attempt and the
-	// body, so a hook cannot make a delivery fail verification.
-	BeforeAttempt func(ctx context.Context, req *http.Request, d *Delivery)
-	// AfterAttempt runs once per attempt (numbers 1..n) with the delivery as
-	// the attempt left it (state, attempts, next attempt time). The store
-	// records the attempt concurrently, so a read from the store inside the
-	// hook may not show it yet; Shutdown waits for both.
-	AfterAttempt func(ctx context.Context, d *Delivery, a *Attempt)
-	// DeliveryFailed runs when a delivery fails for good: its last attempt
-	// failed, its failure was not retryable, or its endpoint was disabled.
-	DeliveryFailed func(ctx context.Context, d *Delivery)
-	// EndpointDisabled runs when the dispatcher disables an endpoint by
-	// itself (410 Gone, failing for too long), with the reason.
-	EndpointDisabled func(ctx context.Context, ep *Endpoint, reason string)
-	// BeforePublish runs in Publish and PublishTx once the event is
-	// validated and marshalled, before the envelope is built and before
-	// anything is stored. msg has ID, Tenant, Type and CreatedAt set and a
-	// Metadata map of its own (never the caller's): entries the hook adds
-	// are stored with the message (trace context, for example; mind the
-	// limit of 16 entries of 1 KiB). The context it returns is used for the
-	// rest of the publish, store calls included; nil keeps ctx.
-	BeforePublish func(ctx context.Context, msg *Message) context.Context
-	// AfterPublish runs once for each BeforePublish, with the context
-	// BeforePublish returned, the number of deliveries stored (fan-out) and
-	// the error. A publish of an ID stored already calls it with 0
-	// deliveries and an error matching ErrDuplicate, though Publish itself
-	// then succeeds.
-	AfterPublish func(ctx context.Context, msg *Message, deliveries int, err error)
 }
 
 // PublishOpts are optional settings of one publish.
@@ -218,59 +183,8 @@ type Dispatcher struct {
 // New validates cfg, fills its defaults and returns a Dispatcher. It starts
 // nothing: call Start.
 func New(cfg Config) (*Dispatcher, error) {
-	if cfg.Workers < 0 || cfg.MaxInFlightPerEndpoint < 0 || cfg.ClaimBatch < 0 || cfg.AttemptTimeout < 0 ||
-		cfg.Lease < 0 || cfg.PollInterval < 0 || cfg.MaxPayloadSize < 0 || cfg.ResponseBodyLimit < 0 ||
-		cfg.Retry.MaxAttempts < 0 || cfg.Retry.MaxRetryAfter < 0 {
-		return nil, invalid("config", "counts, sizes and durations must not be negative")
-	}
-	if cfg.Store == nil {
-		cfg.Store = NewMemoryStore()
-	}
-	if cfg.Workers == 0 {
-		cfg.Workers = 64
-	}
-	if cfg.MaxInFlightPerEndpoint == 0 {
-		cfg.MaxInFlightPerEndpoint = 16
-	}
-	if cfg.ClaimBatch == 0 {
-		cfg.ClaimBatch = 64
-	}
-	if cfg.AttemptTimeout == 0 {
-		cfg.AttemptTimeout = 15 * time.Second
-	}
-	if cfg.Lease == 0 {
-		cfg.Lease = cfg.AttemptTimeout + 10*time.Second
-	}
-	if cfg.Lease <= cfg.AttemptTimeout {
-		return nil, invalid("config", "Lease (%s) must exceed AttemptTimeout (%s)", cfg.Lease, cfg.AttemptTimeout)
-	}
-	if cfg.PollInterval == 0 {
-		cfg.PollInterval = time.Second
-	}
-	if cfg.MaxPayloadSize == 0 {
-		cfg.MaxPayloadSize = 256 << 10
-	}
-	if cfg.ResponseBodyLimit == 0 {
-		cfg.ResponseBodyLimit = 4 << 10
-	}
-	if cfg.MaxResponseHeaderBytes < 0 {
-		return nil, invalid("MaxResponseHeaderBytes", "must not be negative")
-	}
-	if cfg.MaxResponseHeaderBytes == 0 {
-		cfg.MaxResponseHeaderBytes = MaxResponseHeaderBytesDefault
-	}
-	if cfg.Envelope == nil {
-		cfg.Envelope = StandardEnvelope
-	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
-	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.DiscardHandler)
-	}
-	cfg.Retry = cfg.Retry.withDefaults()
-	var err error
-	if cfg.Health, err = cfg.Health.withDefaults(); err != nil {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
 		return nil, err
 	}
 	d := &Dispatcher{

@@ -342,6 +342,12 @@ func TestSendTest(t *testing.T) {
 	require.Len(t, reqs, 1)
 	assert.True(t, reqs[0].Verified)
 	assert.Equal(t, webhook.TestEventType, reqs[0].EventType)
+	assert.Equal(t, "true", reqs[0].Header.Get(webhook.HeaderTest), "marked as a test, as HeaderTest says")
+	assert.JSONEq(t, `{"endpoint_id":"`+ep.ID+`","message":"This is a test event from hookline."}`,
+		string(envelopeData(t, reqs[0].Body)))
+	msg, err := d.GetMessage(context.Background(), a.MessageID)
+	require.NoError(t, err)
+	assert.Equal(t, "true", msg.Metadata[webhook.MetadataTest], "the stored message is marked as a test")
 	as, _, err := d.ListAttempts(context.Background(), webhook.AttemptQuery{EndpointID: ep.ID})
 	require.NoError(t, err)
 	require.Len(t, as, 1, "kept in the endpoint's log")
@@ -598,4 +604,14 @@ func TestShutdownLeavesNoGoroutine(t *testing.T) {
 	for _, dl := range ds {
 		assert.Equal(t, 0, dl.Attempts, "an attempt cut off by Shutdown is not counted")
 	}
+}
+
+// envelopeData returns the "data" member of an envelope.
+func envelopeData(t *testing.T, body []byte) json.RawMessage {
+	t.Helper()
+	var env struct {
+		Data json.RawMessage `json:"data"`
+	}
+	require.NoError(t, json.Unmarshal(body, &env))
+	return env.Data
 }

@@ -35,13 +35,13 @@ type HealthPolicy struct {
 	// probe goes out at a time: a success closes the breaker, a failure
 	// reopens it with twice the cool-down. Any answer other than a 5xx
 	// (2xx, 3xx, 4xx) shows the endpoint is up and closes it. Defaults
-	// to 5.
+	// to BreakerThresholdDefault (5).
 	BreakerThreshold int
 	// BreakerCooldown is how long the breaker stays open the first time.
-	// Defaults to 30 seconds.
+	// Defaults to BreakerCooldownDefault (30 seconds).
 	BreakerCooldown time.Duration
-	// BreakerMaxCooldown caps the doubling cool-down. Defaults to 10
-	// minutes.
+	// BreakerMaxCooldown caps the doubling cool-down. Defaults to
+	// BreakerMaxCooldownDefault (10 minutes).
 	BreakerMaxCooldown time.Duration
 	// DisableBreaker turns circuit breaking off. Defaults to false.
 	DisableBreaker bool
@@ -49,11 +49,13 @@ type HealthPolicy struct {
 	// 504 runs at half its in-flight cap (halving again on such an answer
 	// to a request sent after the last cut, down to 1); after each quiet
 	// window the cap doubles until it is back to
-	// Config.MaxInFlightPerEndpoint. Defaults to 30 seconds.
+	// Config.MaxInFlightPerEndpoint. Defaults to BackPressureWindowDefault
+	// (30 seconds).
 	BackPressureWindow time.Duration
 	// AutoDisableAfter disables an endpoint whose attempts have all failed
 	// for this long (counted from Endpoint.FailingSince), with a reason and
-	// the EndpointDisabled hook. Defaults to 5 days.
+	// the EndpointDisabled hook. Defaults to AutoDisableAfterDefault (5
+	// days).
 	AutoDisableAfter time.Duration
 	// KeepFailingEndpoints turns auto-disable off. Defaults to false.
 	KeepFailingEndpoints bool
@@ -62,36 +64,29 @@ type HealthPolicy struct {
 	// Config.MaxInFlightPerEndpoint, and an attempt without an answer (a
 	// timeout, a refused or reset connection) sets it back to 1 until the
 	// endpoint answers again. Set it to MaxInFlightPerEndpoint to start
-	// every endpoint at the full cap. Defaults to 2.
+	// every endpoint at the full cap. Defaults to InitialInFlightDefault
+	// (2).
 	InitialInFlight int
 }
 
 func (p HealthPolicy) withDefaults() (HealthPolicy, error) {
-	if p.BreakerThreshold < 0 || p.BreakerCooldown < 0 || p.BreakerMaxCooldown < 0 || p.BackPressureWindow < 0 || p.AutoDisableAfter < 0 {
-		return p, invalid("config", "Health: counts and durations must not be negative")
+	if err := firstError(
+		notNegative("Health.BreakerThreshold", p.BreakerThreshold),
+		notNegative("Health.BreakerCooldown", p.BreakerCooldown),
+		notNegative("Health.BreakerMaxCooldown", p.BreakerMaxCooldown),
+		notNegative("Health.BackPressureWindow", p.BackPressureWindow),
+		notNegative("Health.AutoDisableAfter", p.AutoDisableAfter),
+		notNegative("Health.InitialInFlight", p.InitialInFlight),
+	); err != nil {
+		return p, err
 	}
-	if p.InitialInFlight < 0 {
-		return p, invalid("Health.InitialInFlight", "must not be negative")
-	}
-	if p.InitialInFlight == 0 {
-		p.InitialInFlight = 2
-	}
-	if p.BreakerThreshold == 0 {
-		p.BreakerThreshold = 5
-	}
-	if p.BreakerCooldown == 0 {
-		p.BreakerCooldown = 30 * time.Second
-	}
-	if p.BreakerMaxCooldown == 0 {
-		p.BreakerMaxCooldown = 10 * time.Minute
-	}
+	orDefault(&p.InitialInFlight, InitialInFlightDefault)
+	orDefault(&p.BreakerThreshold, BreakerThresholdDefault)
+	orDefault(&p.BreakerCooldown, BreakerCooldownDefault)
+	orDefault(&p.BreakerMaxCooldown, BreakerMaxCooldownDefault)
 	p.BreakerMaxCooldown = max(p.BreakerMaxCooldown, p.BreakerCooldown)
-	if p.BackPressureWindow == 0 {
-		p.BackPressureWindow = 30 * time.Second
-	}
-	if p.AutoDisableAfter == 0 {
-		p.AutoDisableAfter = 5 * 24 * time.Hour
-	}
+	orDefault(&p.BackPressureWindow, BackPressureWindowDefault)
+	orDefault(&p.AutoDisableAfter, AutoDisableAfterDefault)
 	return p, nil
 }
 

@@ -3,8 +3,48 @@ package webhook
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net/http"
 )
+
+// Hooks are called by the dispatcher. Each is optional; a panic in one is
+// recovered and logged, and never stops a worker. Hooks run on the worker's
+// goroutine: keep them quick. The deliveries, attempts and endpoints they
+// are given are read-only.
+type Hooks struct {
+	// BeforeAttempt runs just before the request is sent; it may add
+	// headers to req (or change User-Agent and the endpoint's own
+	// Headers). What the signature and the receiver rely on is put back
+	// after it: Content-Type, webhook-id, webhook-timestamp,
+	// webhook-signature, Hookline-Event-Type, Hookline-Attempt and the
+	// body, so a hook cannot make a delivery fail verification.
+	BeforeAttempt func(ctx context.Context, req *http.Request, d *Delivery)
+	// AfterAttempt runs once per attempt (numbers 1..n) with the delivery as
+	// the attempt left it (state, attempts, next attempt time). The store
+	// records the attempt concurrently, so a read from the store inside the
+	// hook may not show it yet; Shutdown waits for both.
+	AfterAttempt func(ctx context.Context, d *Delivery, a *Attempt)
+	// DeliveryFailed runs when a delivery fails for good: its last attempt
+	// failed, its failure was not retryable, or its endpoint was disabled.
+	DeliveryFailed func(ctx context.Context, d *Delivery)
+	// EndpointDisabled runs when the dispatcher disables an endpoint by
+	// itself (410 Gone, failing for too long), with the reason.
+	EndpointDisabled func(ctx context.Context, ep *Endpoint, reason string)
+	// BeforePublish runs in Publish and PublishTx once the event is
+	// validated and marshalled, before the envelope is built and before
+	// anything is stored. msg has ID, Tenant, Type and CreatedAt set and a
+	// Metadata map of its own (never the caller's): entries the hook adds
+	// are stored with the message (trace context, for example; mind the
+	// limit of 16 entries of 1 KiB). The context it returns is used for the
+	// rest of the publish, store calls included; nil keeps ctx.
+	BeforePublish func(ctx context.Context, msg *Message) context.Context
+	// AfterPublish runs once for each BeforePublish, with the context
+	// BeforePublish returned, the number of deliveries stored (fan-out) and
+	// the error. A publish of an ID stored already calls it with 0
+	// deliveries and an error matching ErrDuplicate, though Publish itself
+	// then succeeds.
+	AfterPublish func(ctx context.Context, msg *Message, deliveries int, err error)
+}
 
 // publishCtx carries a publish's context through its steps, so the
 // context BeforePublish returned reaches the store calls and AfterPublish.
@@ -22,9 +62,9 @@ func (d *Dispatcher) beforePublish(p *publishCtx, msg *Message) error {
 	if h == nil {
 		return nil
 	}
-	md := make(map[string]string, len(msg.Metadata)) // no room reserved: a hook that adds nothing costs no table
-	for k, v := range msg.Metadata {
-		md[k] = v
+	md := maps.Clone(msg.Metadata)
+	if md == nil {
+		md = make(map[string]string) // no room reserved: a hook that adds nothing costs no table
 	}
 	msg.Metadata = md
 	p.msg, p.began = msg, true

@@ -360,49 +360,4 @@ func (d *Dispatcher) Purge(ctx context.Context, before time.Time, limit int) (in
 	return d.store.Purge(ctx, before, limit)
 }
 
-// TestEventType is the event type of SendTest's sample event.
-const TestEventType = "webhook.test"
-
-// SendTest sends a signed sample event (type "webhook.test") to one
-// endpoint at once, enabled or not, and returns the attempt. The message,
-// its delivery and the attempt are stored like any other, so the test shows
-// in the endpoint's log; it is not retried.
-func (d *Dispatcher) SendTest(ctx context.Context, endpointID string) (*Attempt, error) {
-	ep, err := d.store.GetEndpoint(ctx, endpointID)
-	if err != nil {
-		return nil, err
-	}
-	now := d.cfg.Now().UTC()
-	data, _ := json.Marshal(map[string]string{"endpoint_id": ep.ID, "message": "This is a test event from hookline."})
-	msg := &Message{ID: d.ids.newID("msg_"), Tenant: ep.Tenant, Type: TestEventType, CreatedAt: now}
-	if msg.Payload, err = d.cfg.Envelope(msg, data); err != nil {
-		return nil, err
-	}
-	del := &Delivery{
-		ID: d.ids.newID("dlv_"), MessageID: msg.ID, EndpointID: ep.ID, Tenant: ep.Tenant, EventType: TestEventType,
-		State: StatePending, NextAttemptAt: now.Add(24 * time.Hour), CreatedAt: now, UpdatedAt: now,
-	}
-	if err := d.store.InsertMessage(ctx, msg, []*Delivery{del}); err != nil {
-		return nil, err
-	}
-	c, err := d.store.ClaimDelivery(ctx, del.ID, ClaimParams{Owner: d.owner, Now: d.cfg.Now(), Lease: d.cfg.Lease})
-	if err != nil {
-		return nil, err
-	}
-	c.Endpoint = ep // a disabled endpoint is tested all the same
-	a := d.send(ctx, c, d.cfg.Now())
-	if a == nil {
-		return nil, ctx.Err()
-	}
-	state := StateFailed
-	if a.Succeeded() {
-		state = StateSucceeded
-	}
-	out := *a // the store may keep a itself
-	if _, err := d.store.Record(ctx, []Record{{DeliveryID: del.ID, Lease: c.Lease, Now: d.cfg.Now(), Attempt: a, State: state}}); err != nil {
-		return &out, err
-	}
-	return &out, nil
-}
-
 func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }

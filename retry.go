@@ -15,17 +15,19 @@ import (
 // fields take their defaults.
 type RetryPolicy struct {
 	// MaxAttempts is the number of attempts in all, the first included.
-	// Defaults to 10 (the nine delays of DefaultRetrySchedule).
+	// Defaults to MaxAttemptsDefault (10: the nine delays of
+	// DefaultRetrySchedule).
 	MaxAttempts int
 	// NewBackOff returns a fresh BackOff whose successive NextBackOff values
 	// are the delays after attempt 1, 2, ... The delay after attempt n is
 	// found by replaying a fresh BackOff n times, so it does not depend on
 	// process memory and survives restarts. backoff.Stop ends the retries.
-	// Defaults to DefaultRetrySchedule with ±10% jitter: about 75 hours from
+	// Defaults to DefaultRetrySchedule with ±RetryJitterDefault (±10%)
+	// jitter: about 75 hours from
 	// the first attempt to the last, as the Standard Webhooks spec suggests.
 	NewBackOff func() backoff.BackOff
 	// MaxRetryAfter caps how long a receiver's Retry-After header can push
-	// the next attempt out. Defaults to 1 hour.
+	// the next attempt out. Defaults to MaxRetryAfterDefault (1 hour).
 	MaxRetryAfter time.Duration
 	// Retryable says whether a failed attempt is worth another. status is
 	// 0 when no response came; err is then the HTTP client's error as it
@@ -102,13 +104,13 @@ func (b *ScheduleBackOff) Reset() { b.i = 0 }
 
 func (p RetryPolicy) withDefaults() RetryPolicy {
 	if p.MaxAttempts <= 0 {
-		p.MaxAttempts = 10
+		p.MaxAttempts = MaxAttemptsDefault
 	}
 	if p.NewBackOff == nil {
-		p.NewBackOff = func() backoff.BackOff { return NewScheduleBackOff(DefaultRetrySchedule(), 0.1) }
+		p.NewBackOff = func() backoff.BackOff { return NewScheduleBackOff(DefaultRetrySchedule(), RetryJitterDefault) }
 	}
 	if p.MaxRetryAfter <= 0 {
-		p.MaxRetryAfter = time.Hour
+		p.MaxRetryAfter = MaxRetryAfterDefault
 	}
 	if p.Retryable == nil {
 		p.Retryable = DefaultRetryable

@@ -19,7 +19,8 @@ import (
 //   - Times are stored with at least microsecond precision.
 //   - Lists are ordered as each method says and paged by an opaque cursor:
 //     pass the returned next cursor back for the next page; "" means no
-//     further page. Limit 0 means 100; stores may cap it at 1000.
+//     further page. Limit 0 means 100; stores may cap it at 1000
+//     (PageLimit applies this rule and Page cuts a page and its cursor).
 type Store interface {
 	// CreateEndpoint stores a new endpoint, ID and all (the dispatcher
 	// validates it and fills ID, Secret and times). An existing ID is
@@ -74,7 +75,9 @@ type Store interface {
 	// returns it. A lease that expired without a Record makes the delivery
 	// claimable again (at least once delivery). Claim costs O(k log n) or
 	// better for k claimed out of n pending: no scan of finished deliveries.
-	// Deliveries whose endpoint is in p.SkipEndpoints are left alone.
+	// Deliveries whose endpoint is in p.SkipEndpoints are left alone. The
+	// Claimed of one call may share their Message and Endpoint (one copy
+	// for each message and endpoint in the batch).
 	Claim(ctx context.Context, p ClaimParams) ([]*Claimed, error)
 	// ClaimDelivery leases one pending delivery by ID whatever its due time,
 	// as Claim would (p.Limit and p.SkipEndpoints are ignored). A delivery
@@ -288,4 +291,38 @@ type Backlog struct {
 	// now minus OldestDue is how long the most overdue delivery has been
 	// waiting for a worker.
 	OldestDue time.Time
+}
+
+// The page sizes of the Store contract's list methods.
+const (
+	// PageLimitDefault is the page size a Limit of 0 (or less) asks for.
+	PageLimitDefault = 100
+	// PageLimitMax is the largest page a store needs to return.
+	PageLimitMax = 1000
+)
+
+// PageLimit applies the Store contract's limit rule to a query's Limit: 0
+// or less means PageLimitDefault, more than PageLimitMax means PageLimitMax.
+// Both stores use it; a Store of your own can too.
+func PageLimit(n int) int {
+	switch {
+	case n <= 0:
+		return PageLimitDefault
+	case n > PageLimitMax:
+		return PageLimitMax
+	}
+	return n
+}
+
+// Page cuts one page from items, which are in list order and hold up to
+// limit+1 entries (fetch one more than the page to learn whether another
+// follows): it returns the first limit items and the next cursor, the
+// cursor of the page's last item, or "" when no item follows. Both stores
+// use it; a Store of your own can too.
+func Page[T any](items []T, limit int, cursor func(T) string) ([]T, string) {
+	if len(items) <= limit {
+		return items, ""
+	}
+	items = items[:limit]
+	return items, cursor(items[limit-1])
 }

@@ -26,6 +26,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -124,7 +125,7 @@ var openapiDoc []byte
 
 // OpenAPI returns the OpenAPI 3.1 document of the JSON API, as served at
 // /api/openapi.json.
-func OpenAPI() []byte { return append([]byte(nil), openapiDoc...) }
+func OpenAPI() []byte { return slices.Clone(openapiDoc) }
 
 type handler struct {
 	d    *webhook.Dispatcher

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -92,7 +93,7 @@ func NewPortalLinks(key []byte) (*PortalLinks, error) {
 	if len(key) < 32 {
 		return nil, &webhook.ValidationError{Field: "portal key", Reason: "shorter than 32 bytes; use 32 random bytes kept secret"}
 	}
-	return &PortalLinks{key: append([]byte(nil), key...)}, nil
+	return &PortalLinks{key: slices.Clone(key)}, nil
 }
 
 func (p *PortalLinks) now() time.Time {

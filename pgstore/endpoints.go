@@ -77,7 +77,7 @@ func (s *Store) DeleteEndpoint(ctx context.Context, id string) error {
 
 // ListEndpoints implements webhook.Store.
 func (s *Store) ListEndpoints(ctx context.Context, q webhook.EndpointQuery) ([]*webhook.Endpoint, string, error) {
-	limit := pageLimit(q.Limit)
+	limit := webhook.PageLimit(q.Limit)
 	rows, err := s.pool.Query(ctx, s.q.listEndpoints, q.AllTenants, q.Tenant, q.EnabledOnly, q.Cursor, limit+1)
 	if err != nil {
 		return nil, "", mapErr(err, "listing endpoints")
@@ -86,11 +86,7 @@ func (s *Store) ListEndpoints(ctx context.Context, q webhook.EndpointQuery) ([]*
 	if err != nil {
 		return nil, "", mapErr(err, "listing endpoints")
 	}
-	next := ""
-	if len(out) > limit {
-		out = out[:limit]
-		next = out[limit-1].ID
-	}
+	out, next := webhook.Page(out, limit, func(x *webhook.Endpoint) string { return x.ID })
 	return out, next, nil
 }
 

@@ -41,7 +41,7 @@ func (w *where) sql() string {
 // own statement, so the planner picks the matching index (by message, by
 // endpoint and ID, by tenant and ID).
 func (s *Store) ListDeliveries(ctx context.Context, q webhook.DeliveryQuery) ([]*webhook.Delivery, string, error) {
-	limit := pageLimit(q.Limit)
+	limit := webhook.PageLimit(q.Limit)
 	var w where
 	if q.MessageID != "" {
 		w.add("d.message_id = ?", q.MessageID)
@@ -75,11 +75,7 @@ func (s *Store) ListDeliveries(ctx context.Context, q webhook.DeliveryQuery) ([]
 	if err != nil {
 		return nil, "", mapErr(err, "listing deliveries")
 	}
-	next := ""
-	if len(out) > limit {
-		out = out[:limit]
-		next = out[limit-1].ID
-	}
+	out, next := webhook.Page(out, limit, func(x *webhook.Delivery) string { return x.ID })
 	return out, next, nil
 }
 
@@ -88,7 +84,7 @@ func (s *Store) ListAttempts(ctx context.Context, q webhook.AttemptQuery) ([]*we
 	if q.DeliveryID == "" && q.EndpointID == "" {
 		return nil, "", &webhook.ValidationError{Field: "attempt query", Reason: "give a delivery ID or an endpoint ID"}
 	}
-	limit := pageLimit(q.Limit)
+	limit := webhook.PageLimit(q.Limit)
 	var w where
 	if q.DeliveryID != "" {
 		w.add("a.delivery_id = ?", q.DeliveryID)
@@ -110,11 +106,7 @@ func (s *Store) ListAttempts(ctx context.Context, q webhook.AttemptQuery) ([]*we
 	if err != nil {
 		return nil, "", mapErr(err, "listing attempts")
 	}
-	next := ""
-	if len(out) > limit {
-		out = out[:limit]
-		next = out[limit-1].ID
-	}
+	out, next := webhook.Page(out, limit, func(x *webhook.Attempt) string { return x.ID })
 	return out, next, nil
 }
 

@@ -341,13 +341,3 @@ func cleanMap(m map[string]string) map[string]string {
 	}
 	return out
 }
-
-func pageLimit(n int) int {
-	switch {
-	case n <= 0:
-		return 100
-	case n > 1000:
-		return 1000
-	}
-	return n
-}

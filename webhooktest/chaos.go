@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strconv"
 	"sync"
 	"testing"
@@ -192,14 +193,14 @@ func (c *ChaosReceiver) serve(w http.ResponseWriter, r *http.Request) {
 func (c *ChaosReceiver) Requests() []ChaosRequest {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return append([]ChaosRequest(nil), c.got...)
+	return slices.Clone(c.got)
 }
 
 // RequestsFor returns the requests of message id, in order.
 func (c *ChaosReceiver) RequestsFor(id string) []ChaosRequest {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return append([]ChaosRequest(nil), c.byID[id]...)
+	return slices.Clone(c.byID[id])
 }
 
 // Outcomes returns the outcomes of every request of message id, in order.

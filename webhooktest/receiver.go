@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strconv"
 	"sync"
 	"testing"
@@ -244,7 +245,7 @@ func (r *Receiver) serve(w http.ResponseWriter, req *http.Request) {
 func (r *Receiver) Deliveries() []*Delivery {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return append([]*Delivery(nil), r.got...)
+	return slices.Clone(r.got)
 }
 
 // Count returns how many requests arrived.

@@ -20,6 +20,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -206,7 +207,7 @@ func (e *env) mode(portal bool) mode {
 
 func (m mode) call(t *testing.T, method, path string, body any, hdr ...string) resp {
 	t.Helper()
-	return call(t, m.h, method, path, body, append(append([]string(nil), m.hdr...), hdr...)...)
+	return call(t, m.h, method, path, body, append(slices.Clone(m.hdr), hdr...)...)
 }
 
 // Run runs the API suite against the Store behind nd: every route in

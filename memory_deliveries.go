@@ -1,0 +1,200 @@
+package webhook
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strconv"
+	"time"
+)
+
+// Claim implements Store.
+func (s *MemoryStore) Claim(ctx context.Context, p ClaimParams) ([]*Claimed, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	now := p.Now.UnixNano()
+	var skipped []*memQueue
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []*Claimed
+	var cp claimCopies
+	for len(out) < p.Limit && len(s.queues) > 0 {
+		q := s.queues[0].v
+		if q.h[0].key > now {
+			break
+		}
+		if len(p.SkipEndpoints) > 0 && slices.Contains(p.SkipEndpoints, q.endpointID) {
+			s.queues.remove(0)
+			skipped = append(skipped, q)
+			continue
+		}
+		out = append(out, s.leaseLocked(q.h[0].v, now, p.Lease, &cp))
+	}
+	// Arm the notification timer before the skipped endpoints go back: their
+	// due deliveries must not fire it again and again (the dispatcher wakes
+	// itself when it stops skipping an endpoint).
+	s.armTopLocked()
+	for _, q := range skipped {
+		s.fixQueueLocked(q)
+	}
+	return out, nil
+}
+
+// leaseLocked leases d and returns it claimed, with copies of its message
+// and endpoint, as the Store contract asks of every returned object (the
+// payload is shared, which the contract allows). cp, when not nil, lets
+// the deliveries of one Claim share one copy of each endpoint and message.
+func (s *MemoryStore) leaseLocked(d *memDelivery, now int64, lease time.Duration, cp *claimCopies) *Claimed {
+	if d.lease != 0 {
+		delete(s.leased, d.lease) // an expired lease, superseded
+	}
+	s.leaseSeq++
+	d.lease = s.leaseSeq
+	s.leased[d.lease] = d
+	d.leaseExp = now + int64(lease)
+	s.fixLocked(d)
+	if cp == nil {
+		cp = new(claimCopies)
+	}
+	c := &claimedDelivery{delivery: s.deliveryOf(d)}
+	c.Claimed = Claimed{
+		Delivery:       &c.delivery,
+		Message:        cp.message(d.msg.msg),
+		Endpoint:       cp.endpoint(s.endpoints[d.endpointID]),
+		Lease:          strconv.FormatUint(d.lease, 36),
+		LeaseExpiresAt: fromNanos(d.leaseExp),
+	}
+	return &c.Claimed
+}
+
+// claimedDelivery is a Claimed with its Delivery, in one allocation.
+type claimedDelivery struct {
+	Claimed
+	delivery Delivery
+}
+
+// claimCopies holds the copies one Claim has made, by the store's own
+// object: a batch usually holds few endpoints, and a message's deliveries
+// come due together. Batches are at most a few hundred long, so a scan of
+// pointers costs less than a map.
+type claimCopies struct {
+	eps  []*Endpoint // the store's, then the copy: pairs
+	msgs []*Message
+}
+
+func (cp *claimCopies) endpoint(ep *Endpoint) *Endpoint {
+	return shareCopy(&cp.eps, ep, copyEndpoint)
+}
+
+func (cp *claimCopies) message(m *Message) *Message {
+	return shareCopy(&cp.msgs, m, copyMessage)
+}
+
+// shareCopy returns the copy of orig in pairs (original, copy, ...),
+// making it with copyOf the first time.
+func shareCopy[T any](pairs *[]*T, orig *T, copyOf func(*T) *T) *T {
+	ps := *pairs
+	for i := 0; i < len(ps); i += 2 {
+		if ps[i] == orig {
+			return ps[i+1]
+		}
+	}
+	c := copyOf(orig)
+	*pairs = append(ps, orig, c)
+	return c
+}
+
+// ClaimDelivery implements Store.
+func (s *MemoryStore) ClaimDelivery(ctx context.Context, id string, p ClaimParams) (*Claimed, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	now := p.Now.UnixNano()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	d, ok := s.deliveries[id]
+	if !ok {
+		return nil, fmt.Errorf("%w: delivery %s", ErrNotFound, id)
+	}
+	if d.st != memPending || (d.lease != 0 && d.leaseExp > now) {
+		return nil, fmt.Errorf("%w: delivery %s is %s or leased", ErrConflict, id, d.st.public())
+	}
+	return s.leaseLocked(d, now, p.Lease, nil), nil
+}
+
+// Record implements Store.
+func (s *MemoryStore) Record(ctx context.Context, recs []Record) ([]bool, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	applied := make([]bool, len(recs))
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i := range recs {
+		r := &recs[i]
+		tok, err := strconv.ParseUint(r.Lease, 36, 64)
+		if err != nil {
+			continue
+		}
+		d, ok := s.leased[tok]
+		if !ok || d.id != r.DeliveryID || d.st != memPending || d.lease != tok || d.leaseExp <= r.Now.UnixNano() {
+			continue
+		}
+		delete(s.leased, tok)
+		applied[i] = true
+		s.countLocked(d, -1)
+		now := r.Now.UnixNano()
+		if a := r.Attempt; a != nil {
+			d.log = append(d.log, a) // the caller hands it over (see Record)
+			d.attempts = int32(a.Number)
+			d.lastStatus = int32(a.StatusCode)
+			d.lastErr = a.Error
+		}
+		d.lease, d.leaseExp = 0, 0
+		d.updated = now
+		d.st = toMemState(r.State)
+		s.countLocked(d, 1)
+		if d.st == memPending {
+			d.next = nanos(r.NextAttemptAt)
+			s.fixLocked(d)
+		} else {
+			d.next = 0
+			if r.Attempt == nil && r.Error != "" {
+				d.lastErr = r.Error
+			}
+			s.unqueueLocked(d)
+		}
+	}
+	s.armTopLocked()
+	return applied, nil
+}
+
+func (s *MemoryStore) deliveryLocked(d *memDelivery) *Delivery {
+	out := s.deliveryOf(d)
+	return &out
+}
+
+func (s *MemoryStore) deliveryOf(d *memDelivery) Delivery {
+	m := d.msg.msg
+	return Delivery{
+		ID: d.id, MessageID: m.ID, EndpointID: d.endpointID, Tenant: m.Tenant, EventType: m.Type,
+		State: d.st.public(), Attempts: int(d.attempts), NextAttemptAt: fromNanos(d.next),
+		LastAttemptAt: fromNanos(d.lastAt()), LastStatusCode: int(d.lastStatus), LastError: d.lastErr,
+		CreatedAt: fromNanos(d.created), UpdatedAt: fromNanos(d.updated),
+	}
+}
+
+// GetDelivery implements Store.
+func (s *MemoryStore) GetDelivery(ctx context.Context, id string) (*Delivery, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	d, ok := s.deliveries[id]
+	if !ok {
+		return nil, fmt.Errorf("%w: delivery %s", ErrNotFound, id)
+	}
+	return s.deliveryLocked(d), nil
+}
