@@ -94,6 +94,15 @@ type Config struct {
 	// valid type is published and a RawEvent's data only has to be JSON.
 	// See EventCatalog and the catalog module.
 	Events EventCatalog
+	// Filter compiles and runs Endpoint.Filter expressions (the celfilter
+	// module provides one, for CEL). Defaults to nil: endpoints with a
+	// filter are refused.
+	Filter FilterEngine
+	// Formats registers named body formats an endpoint may pick with
+	// Endpoint.Format; each builds the body from the message and the
+	// event's JSON like Envelope. Names are 1 to 64 characters of
+	// [A-Za-z0-9_.-]. Defaults to none: every endpoint gets Envelope.
+	Formats map[string]EnvelopeFunc
 	// Now is the clock. Defaults to time.Now.
 	Now func() time.Time
 }
@@ -146,6 +155,15 @@ type Hooks struct {
 	// EndpointDisabled runs when the dispatcher disables an endpoint by
 	// itself (410 Gone, failing for too long), with the reason.
 	EndpointDisabled func(ctx context.Context, ep *Endpoint, reason string)
+	// EndpointFailing runs once when an endpoint starts failing, as this
+	// dispatcher sees it: its circuit breaker opens, or
+	// HealthPolicy.FailingAfter attempts in a row failed, whichever comes
+	// first; a is the attempt that tipped it. It fires again only after
+	// EndpointRecovered. State is per dispatcher instance, in memory.
+	EndpointFailing func(ctx context.Context, ep *Endpoint, a *Attempt)
+	// EndpointRecovered runs once at the first successful attempt to an
+	// endpoint after EndpointFailing fired for it.
+	EndpointRecovered func(ctx context.Context, ep *Endpoint)
 	// BeforePublish runs in Publish and PublishTx once the event is
 	// validated and marshalled, before the envelope is built and before
 	// anything is stored. msg has ID, Tenant, Type and CreatedAt set and a
@@ -175,6 +193,10 @@ type PublishOpts struct {
 	// Metadata is stored with the message and readable from hooks through
 	// MessageFromContext; it is not sent. At most 16 entries.
 	Metadata map[string]string
+	// Channels label the message (a store, a region, a program): endpoints
+	// with channels receive it only if they list one of these. At most 32
+	// names of 1 to 128 characters of [A-Za-z0-9_.:-].
+	Channels []string
 }
 
 // Dispatcher publishes messages and delivers them. Create it with New, run
@@ -192,6 +214,8 @@ type Dispatcher struct {
 	owner     string
 	ids       *idGen
 	health    *health
+	filters   *filterCache // compiled Endpoint.Filter expressions
+	keepData  bool         // store Message.Data: the envelope is not StandardEnvelope
 
 	wake    chan struct{}
 	adm     *admission // worker tokens, in-flight counts, held deliveries
@@ -257,8 +281,12 @@ func New(cfg Config) (*Dispatcher, error) {
 	if cfg.MaxResponseHeaderBytes == 0 {
 		cfg.MaxResponseHeaderBytes = MaxResponseHeaderBytesDefault
 	}
+	keepData := cfg.Envelope != nil // a custom envelope: Payload may not hold the data as is
 	if cfg.Envelope == nil {
 		cfg.Envelope = StandardEnvelope
+	}
+	if err := validateFormats(cfg.Formats); err != nil {
+		return nil, err
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -280,6 +308,9 @@ func New(cfg Config) (*Dispatcher, error) {
 		wake:   make(chan struct{}, 1),
 		stop:   make(chan struct{}),
 		health: newHealth(cfg.Health, cfg.MaxInFlightPerEndpoint),
+
+		filters:  &filterCache{eng: cfg.Filter},
+		keepData: keepData,
 	}
 	d.adm = newAdmission(cfg.Workers, d.health, cfg.Now, d.wakeUp)
 	d.owner = d.ids.newID("dsp_")

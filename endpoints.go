@@ -141,7 +141,7 @@ func (d *Dispatcher) validateEndpoint(ep *Endpoint) error {
 			return invalid("signing key", "want whsk_ followed by a base64 ed25519 private key (see NewSigningKey), or empty for v1 signatures only")
 		}
 	}
-	return nil
+	return d.validateRouting(ep)
 }
 
 func validHeaderName(k string) bool {

@@ -176,6 +176,7 @@ func fromNanos(n int64) time.Time {
 func copyEndpoint(ep *Endpoint) *Endpoint {
 	c := *ep
 	c.EventTypes = slices.Clone(ep.EventTypes)
+	c.Channels = slices.Clone(ep.Channels)
 	if ep.Headers != nil {
 		c.Headers = make(map[string]string, len(ep.Headers))
 		for k, v := range ep.Headers {
@@ -327,15 +328,15 @@ func (s *MemoryStore) ListEndpoints(ctx context.Context, q EndpointQuery) ([]*En
 
 // MatchEndpoints implements EndpointMatcher without copying: the store
 // never modifies an endpoint it has handed out (updates replace it).
-func (s *MemoryStore) MatchEndpoints(ctx context.Context, tenant, eventType string) ([]*Endpoint, error) {
+func (s *MemoryStore) MatchEndpoints(ctx context.Context, q MatchQuery) ([]*Endpoint, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var out []*Endpoint
-	for _, ep := range s.tenants[tenant] {
-		if !ep.Disabled && ep.Subscribes(eventType) {
+	for _, ep := range s.tenants[q.Tenant] {
+		if !ep.Disabled && ep.Subscribes(q.EventType) && ep.Receives(q.Channels) {
 			out = append(out, ep)
 		}
 	}
@@ -378,19 +379,7 @@ func (s *MemoryStore) InsertMessage(ctx context.Context, msg *Message, deliverie
 		if _, ok := s.endpoints[d.EndpointID]; !ok {
 			continue // deleted since the publish looked it up: no delivery
 		}
-		md := &mds[i]
-		*md = memDelivery{
-			id: d.ID, msg: m, endpointID: d.EndpointID, st: toMemState(d.State), attempts: int32(d.Attempts),
-			next: nanos(d.NextAttemptAt), created: nanos(d.CreatedAt), updated: nanos(d.UpdatedAt), idx: -1,
-		}
-		s.deliveries[md.id] = md
-		s.countLocked(md, 1)
-		s.byEndpoint[md.endpointID] = append(s.byEndpoint[md.endpointID], md)
-		m.deliveries = append(m.deliveries, md)
-		if md.st == memPending {
-			s.queueLocked(md)
-			due = due || md.next <= now
-		}
+		due = s.addDeliveryLocked(m, d, &mds[i], now) || due
 	}
 	if due {
 		s.signalLocked()
@@ -399,8 +388,27 @@ func (s *MemoryStore) InsertMessage(ctx context.Context, msg *Message, deliverie
 	return nil
 }
 
+// addDeliveryLocked stores d of message m in md and queues it if pending;
+// it reports whether it is due at now (unix nanos).
+func (s *MemoryStore) addDeliveryLocked(m *memMessage, d *Delivery, md *memDelivery, now int64) bool {
+	*md = memDelivery{
+		id: d.ID, msg: m, endpointID: d.EndpointID, st: toMemState(d.State), attempts: int32(d.Attempts),
+		next: nanos(d.NextAttemptAt), created: nanos(d.CreatedAt), updated: nanos(d.UpdatedAt), idx: -1,
+	}
+	s.deliveries[md.id] = md
+	s.countLocked(md, 1)
+	s.byEndpoint[md.endpointID] = append(s.byEndpoint[md.endpointID], md)
+	m.deliveries = append(m.deliveries, md)
+	if md.st == memPending {
+		s.queueLocked(md)
+		return md.next <= now
+	}
+	return false
+}
+
 func copyMessage(m *Message) *Message {
 	c := *m
+	c.Channels = slices.Clone(m.Channels)
 	if m.Metadata != nil {
 		c.Metadata = make(map[string]string, len(m.Metadata))
 		for k, v := range m.Metadata {
