@@ -47,6 +47,9 @@ func Run(t *testing.T, newStore func(t *testing.T) webhook.Store) {
 		{"Purge", testPurge},
 		{"ConcurrentClaims", testConcurrentClaims},
 		{"Backlog", testBacklog},
+		{"Routing", testRouting},
+		{"MatchChannels", testMatchChannels},
+		{"Replay", testReplay},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
