@@ -3,6 +3,8 @@ package celfilter_test
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
+	"os"
 	"strings"
 	"testing"
 
@@ -13,7 +15,17 @@ import (
 	"go.uber.org/goleak"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if pgPool.pool != nil {
+		pgPool.pool.Close()
+	}
+	if err := goleak.Find(); code == 0 && err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		code = 1
+	}
+	os.Exit(code)
+}
 
 func input(t *testing.T, data string) *webhook.FilterInput {
 	in := &webhook.FilterInput{Type: "transaction.completed", Tenant: "acme", Channels: []string{"eu"},
