@@ -3,8 +3,6 @@ package celfilter_test
 import (
 	"encoding/json"
 	"errors"
-	"fmt"
-	"os"
 	"strings"
 	"testing"
 
@@ -15,17 +13,7 @@ import (
 	"go.uber.org/goleak"
 )
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if pgPool.pool != nil {
-		pgPool.pool.Close()
-	}
-	if err := goleak.Find(); code == 0 && err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		code = 1
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 func input(t *testing.T, data string) *webhook.FilterInput {
 	in := &webhook.FilterInput{Type: "transaction.completed", Tenant: "acme", Channels: []string{"eu"},

@@ -1,6 +1,6 @@
-package celfilter_test
+package e2e
 
-// Routing through a dispatcher, on both stores: filters, channels, formats
+// Routing through a dispatcher with the CEL engine, on both stores: filters, channels, formats
 // and ReplayMissing. The Postgres half runs with HOOKLINE_TEST_DATABASE_URL.
 
 import (
@@ -34,12 +34,8 @@ type storeKind struct {
 	new  func(t *testing.T) webhook.Store
 }
 
-var pgPool struct {
-	once sync.Once
-	pool *pgxpool.Pool
-	err  error
-}
-
+// stores returns the stores the routing tests run on: memory, and Postgres
+// when HOOKLINE_TEST_DATABASE_URL is set (a pool closed when t ends).
 func stores(t *testing.T) []storeKind {
 	kinds := []storeKind{{"memory", func(*testing.T) webhook.Store { return webhook.NewMemoryStore() }}}
 	url := os.Getenv("HOOKLINE_TEST_DATABASE_URL")
@@ -47,25 +43,21 @@ func stores(t *testing.T) []storeKind {
 		t.Log("Postgres half skipped: set HOOKLINE_TEST_DATABASE_URL")
 		return kinds
 	}
+	cfg, err := pgxpool.ParseConfig(url)
+	require.NoError(t, err)
+	cfg.MaxConns = 4
+	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
+	require.NoError(t, err)
+	t.Cleanup(pool.Close)
 	return append(kinds, storeKind{"postgres", func(t *testing.T) webhook.Store {
-		pgPool.once.Do(func() {
-			cfg, err := pgxpool.ParseConfig(url)
-			if err != nil {
-				pgPool.err = err
-				return
-			}
-			cfg.MaxConns = 4
-			pgPool.pool, pgPool.err = pgxpool.NewWithConfig(context.Background(), cfg)
-		})
-		require.NoError(t, pgPool.err)
 		var b [6]byte
 		_, _ = rand.Read(b[:])
-		schema := "hookline_cel_" + hex.EncodeToString(b[:])
-		s := pgstore.New(pgPool.pool, &pgstore.Options{Schema: schema})
+		schema := "hookline_e2e_" + hex.EncodeToString(b[:])
+		s := pgstore.New(pool, &pgstore.Options{Schema: schema})
 		require.NoError(t, s.Migrate(context.Background()))
 		t.Cleanup(func() {
 			s.Close()
-			_, err := pgPool.pool.Exec(context.Background(), "DROP SCHEMA "+pgx.Identifier{schema}.Sanitize()+" CASCADE")
+			_, err := pool.Exec(context.Background(), "DROP SCHEMA "+pgx.Identifier{schema}.Sanitize()+" CASCADE")
 			assert.NoError(t, err)
 		})
 		return s
@@ -131,7 +123,7 @@ func ids(ms ...*webhook.Message) []string {
 	return out
 }
 
-func TestRouting(t *testing.T) {
+func TestRoutingStores(t *testing.T) {
 	for _, sk := range stores(t) {
 		t.Run(sk.name, func(t *testing.T) {
 			t.Run("Filters", func(t *testing.T) { testFilters(t, sk) })
