@@ -23,10 +23,14 @@ func buildReplayQueries(schema string) replayQueries {
 		// A page of the tenant's messages on messages_tenant_time, each
 		// checked against deliveries_endpoint_message. The row comparison
 		// is an index condition: a page costs O(limit log n), whatever
-		// the number of messages before the cursor.
+		// the number of messages before the cursor. OFFSET 0 keeps the
+		// NOT EXISTS a per-row lookup on (endpoint_id, message_id): as an
+		// anti join, a new endpoint's near-zero row estimate made the
+		// planner materialise all its deliveries and compare every
+		// message with each, so each page grew with what was replayed.
 		missing: r.Replace(`SELECT ` + messageCols + ` FROM {{S}}.messages m
 	WHERE m.tenant = $1 AND (m.created_at, m.id) > ($2, $3)
-	AND NOT EXISTS (SELECT 1 FROM {{S}}.deliveries d WHERE d.endpoint_id = $4 AND d.message_id = m.id)
+	AND NOT EXISTS (SELECT 1 FROM {{S}}.deliveries d WHERE d.endpoint_id = $4 AND d.message_id = m.id OFFSET 0)
 	ORDER BY m.created_at, m.id
 	LIMIT $5`),
 		// New deliveries of stored messages, in one statement: those whose
