@@ -210,7 +210,8 @@ func (d *Dispatcher) ListEndpoints(ctx context.Context, q EndpointQuery) ([]*End
 }
 
 // UpdateEndpoint replaces an endpoint's URL, Description, EventTypes,
-// Headers, RateLimit, Metadata, SigningKey and Disabled state with ep's
+// Channels, Filter, Format, Headers, RateLimit, Metadata, SigningKey and
+// Disabled state with ep's
 // (matched by ep.ID) after validating them. An empty SigningKey keeps the
 // current one (SetSigningKey turns v1a signatures off). Tenant, CreatedAt
 // and FailingSince cannot change (enabling a disabled endpoint clears
