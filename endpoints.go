@@ -211,9 +211,8 @@ func (d *Dispatcher) ListEndpoints(ctx context.Context, q EndpointQuery) ([]*End
 
 // UpdateEndpoint replaces an endpoint's URL, Description, EventTypes,
 // Channels, Filter, Format, Headers, RateLimit, Metadata, SigningKey and
-// Disabled state with ep's
-// (matched by ep.ID) after validating them. An empty SigningKey keeps the
-// current one (SetSigningKey turns v1a signatures off). Tenant, CreatedAt
+// Disabled state with ep's (matched by ep.ID) after validating them. An
+// empty SigningKey keeps the current one (SetSigningKey turns v1a signatures off). Tenant, CreatedAt
 // and FailingSince cannot change (enabling a disabled endpoint clears
 // FailingSince and its breaker, as EnableEndpoint does); an empty
 // Secret keeps the current one (use RotateSecret to change it); it returns
