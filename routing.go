@@ -203,11 +203,20 @@ func (fe *filterEval) match(ctx context.Context, ep *Endpoint) (ok bool) {
 	return ok
 }
 
-// route keeps the endpoints whose channels and filter take msg (whose data
-// is the event's JSON), in place.
+// route returns the endpoints whose channels and filter take msg (whose
+// data is the event's JSON): eps itself when none has either.
 func (d *Dispatcher) route(ctx context.Context, msg *Message, data json.RawMessage, eps []*Endpoint) []*Endpoint {
+	plain := 0
+	for _, ep := range eps {
+		if ep.Filter == "" && len(ep.Channels) == 0 && ep.Tenant == msg.Tenant {
+			plain++
+		}
+	}
+	if plain == len(eps) { // no routing beyond the type: nothing to allocate
+		return eps
+	}
 	fe := &filterEval{d: d, msg: msg, data: data}
-	out := eps[:0:0]
+	out := make([]*Endpoint, 0, len(eps))
 	for _, ep := range eps {
 		if ep.Tenant == msg.Tenant && ep.Receives(msg.Channels) && fe.match(ctx, ep) {
 			out = append(out, ep)
