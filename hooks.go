@@ -76,6 +76,8 @@ func CombineHooks(sets ...Hooks) Hooks {
 		disabled []func(context.Context, *Endpoint, string)
 		bpub     []func(context.Context, *Message) context.Context
 		apub     []func(context.Context, *Message, int, error)
+		failing  []func(context.Context, *Endpoint, *Attempt)
+		recov    []func(context.Context, *Endpoint)
 	)
 	for _, h := range sets {
 		if h.BeforeAttempt != nil {
@@ -95,6 +97,12 @@ func CombineHooks(sets ...Hooks) Hooks {
 		}
 		if h.AfterPublish != nil {
 			apub = append(apub, h.AfterPublish)
+		}
+		if h.EndpointFailing != nil {
+			failing = append(failing, h.EndpointFailing)
+		}
+		if h.EndpointRecovered != nil {
+			recov = append(recov, h.EndpointRecovered)
 		}
 	}
 	out.BeforeAttempt = chain(before, func(fs []func(context.Context, *http.Request, *Delivery)) func(context.Context, *http.Request, *Delivery) {
@@ -139,6 +147,20 @@ func CombineHooks(sets ...Hooks) Hooks {
 		return func(ctx context.Context, msg *Message, n int, err error) {
 			for _, f := range fs {
 				f(ctx, msg, n, err)
+			}
+		}
+	})
+	out.EndpointFailing = chain(failing, func(fs []func(context.Context, *Endpoint, *Attempt)) func(context.Context, *Endpoint, *Attempt) {
+		return func(ctx context.Context, ep *Endpoint, a *Attempt) {
+			for _, f := range fs {
+				f(ctx, ep, a)
+			}
+		}
+	})
+	out.EndpointRecovered = chain(recov, func(fs []func(context.Context, *Endpoint)) func(context.Context, *Endpoint) {
+		return func(ctx context.Context, ep *Endpoint) {
+			for _, f := range fs {
+				f(ctx, ep)
 			}
 		}
 	})
