@@ -182,10 +182,12 @@ type Hooks struct {
 
 // PublishOpts are optional settings of one publish.
 type PublishOpts struct {
-	// ID is the message ID, for idempotency: publishing an ID again stores
-	// nothing and returns the message stored first. 1 to 128 characters of
-	// [A-Za-z0-9_-] (never a full stop: the ID is part of what is signed).
-	// Empty: a new "msg_" ID.
+	// ID is the message ID, for idempotency: publishing an ID again for the
+	// same tenant stores nothing and returns the message stored first. IDs
+	// are global (the ID is the webhook-id receivers dedupe on): an ID taken
+	// by another tenant's message is ErrConflict, so make IDs unique across
+	// tenants. 1 to 128 characters of [A-Za-z0-9_-] (never a full stop: the
+	// ID is part of what is signed). Empty: a new "msg_" ID.
 	ID string
 	// Tenant is whose message it is; only that tenant's endpoints receive
 	// it. "" is a tenant of its own, for single-tenant hosts.

@@ -10,13 +10,6 @@ import (
 	"unicode/utf8"
 )
 
-const (
-	maxURLLen         = 2048
-	maxDescriptionLen = 1024
-	maxEventTypes     = 256
-	maxHeaders        = 32
-)
-
 // reservedHeaders cannot be set as an endpoint's static headers.
 var reservedHeaders = map[string]bool{
 	"Content-Type": true, "Content-Length": true, "Host": true, "User-Agent": true,
@@ -37,8 +30,11 @@ func (g *addrGuard) validateURL(raw string, allowHTTP bool) error {
 	if raw == "" {
 		return invalid("url", "empty; give the receiver's absolute https:// URL")
 	}
-	if len(raw) > maxURLLen {
-		return invalid("url", "longer than %d characters", maxURLLen)
+	if len(raw) > MaxURLLength {
+		return invalid("url", "longer than %d bytes", MaxURLLength)
+	}
+	if err := checkName("url", "", raw); err != nil {
+		return err
 	}
 	u, err := url.Parse(raw)
 	if err != nil {
@@ -56,6 +52,9 @@ func (g *addrGuard) validateURL(raw string, allowHTTP bool) error {
 	host := u.Hostname()
 	if host == "" {
 		return invalid("url", "%q has no host", raw)
+	}
+	if err := checkName("url", "the host ", host); err != nil {
+		return err
 	}
 	if u.User != nil {
 		return invalid("url", "%q holds user info; put credentials in the endpoint's headers instead", raw)
@@ -100,26 +99,32 @@ func (d *Dispatcher) validateEndpoint(ep *Endpoint) error {
 	if err := validateTenant(ep.Tenant); err != nil {
 		return err
 	}
-	if len(ep.Description) > maxDescriptionLen || !utf8.ValidString(ep.Description) {
-		return invalid("description", "longer than %d bytes or not UTF-8", maxDescriptionLen)
+	if err := validateText("description", ep.Description, MaxDescriptionLength); err != nil {
+		return err
 	}
-	if len(ep.EventTypes) > maxEventTypes {
-		return invalid("event types", "%d entries; at most %d", len(ep.EventTypes), maxEventTypes)
+	if err := validateText("disabled reason", ep.DisabledReason, MaxDescriptionLength); err != nil {
+		return err
+	}
+	if len(ep.EventTypes) > MaxEventTypes {
+		return invalid("event types", "%d entries; at most %d", len(ep.EventTypes), MaxEventTypes)
 	}
 	for _, t := range ep.EventTypes {
 		if t == "*" {
 			continue
 		}
 		if err := ValidateEventType(strings.TrimSuffix(t, ".*")); err != nil {
-			return invalid("event types", "%q: an event type, a prefix ending in \".*\", or \"*\"", t)
+			return invalid("event types", "%s: an event type, a prefix ending in \".*\", or \"*\"", clip(t))
 		}
 	}
-	if len(ep.Headers) > maxHeaders {
-		return invalid("headers", "%d entries; at most %d", len(ep.Headers), maxHeaders)
+	if len(ep.Headers) > MaxHeaders {
+		return invalid("headers", "%d entries; at most %d", len(ep.Headers), MaxHeaders)
 	}
 	for k, v := range ep.Headers {
+		if len(k)+len(v) > MaxHeaderEntry {
+			return invalid("headers", "%s is %d bytes, name and value together; at most %d", clip(k), len(k)+len(v), MaxHeaderEntry)
+		}
 		if !validHeaderName(k) {
-			return invalid("headers", "%q is not a valid header name", k)
+			return invalid("headers", "%s is not a valid header name", clip(k))
 		}
 		if reservedHeaders[http.CanonicalHeaderKey(k)] {
 			return invalid("headers", "%q is set by hookline and cannot be replaced", k)
@@ -128,8 +133,11 @@ func (d *Dispatcher) validateEndpoint(ep *Endpoint) error {
 			return invalid("headers", "the value of %q holds a control character or invalid UTF-8", k)
 		}
 	}
-	if ep.RateLimit < 0 {
-		return invalid("rate limit", "negative")
+	if err := validateRateLimit(ep.RateLimit); err != nil {
+		return err
+	}
+	if err := validateMetadata(ep.Metadata); err != nil {
+		return err
 	}
 	if ep.Secret != "" {
 		if _, err := decodeSecret(ep.Secret); err != nil {
@@ -200,12 +208,21 @@ func (d *Dispatcher) CreateEndpoint(ctx context.Context, ep *Endpoint) error {
 
 // GetEndpoint returns an endpoint, secret included.
 func (d *Dispatcher) GetEndpoint(ctx context.Context, id string) (*Endpoint, error) {
+	if err := lookupID("endpoint", id); err != nil {
+		return nil, err
+	}
 	return d.store.GetEndpoint(ctx, id)
 }
 
 // ListEndpoints lists endpoints in ID order (creation order for generated
 // IDs), a page at a time.
 func (d *Dispatcher) ListEndpoints(ctx context.Context, q EndpointQuery) ([]*Endpoint, string, error) {
+	if err := validateTenant(q.Tenant); err != nil {
+		return nil, "", err
+	}
+	if err := checkName("cursor", "", q.Cursor); err != nil {
+		return nil, "", err
+	}
 	return d.store.ListEndpoints(ctx, q)
 }
 
@@ -221,7 +238,7 @@ func (d *Dispatcher) UpdateEndpoint(ctx context.Context, ep *Endpoint) error {
 	if ep == nil {
 		return invalid("endpoint", "nil")
 	}
-	cur, err := d.store.GetEndpoint(ctx, ep.ID)
+	cur, err := d.GetEndpoint(ctx, ep.ID)
 	if err != nil {
 		return err
 	}
@@ -261,6 +278,9 @@ func (d *Dispatcher) UpdateEndpoint(ctx context.Context, ep *Endpoint) error {
 
 // DeleteEndpoint deletes an endpoint with its deliveries and their attempts.
 func (d *Dispatcher) DeleteEndpoint(ctx context.Context, id string) error {
+	if err := lookupID("endpoint", id); err != nil {
+		return err
+	}
 	if err := d.store.DeleteEndpoint(ctx, id); err != nil {
 		return err
 	}
@@ -288,8 +308,8 @@ func (d *Dispatcher) EnableEndpoint(ctx context.Context, id string) error {
 // recover them with RetryFailed once it is enabled again. The dispatcher
 // disables endpoints by itself the same way (410 Gone, auto-disable).
 func (d *Dispatcher) DisableEndpoint(ctx context.Context, id, reason string) error {
-	if len(reason) > maxDescriptionLen || !utf8.ValidString(reason) {
-		return invalid("reason", "longer than %d bytes or not UTF-8", maxDescriptionLen)
+	if err := validateText("reason", reason, MaxDescriptionLength); err != nil {
+		return err
 	}
 	return d.modifyEndpoint(ctx, id, func(ep *Endpoint) {
 		ep.Disabled, ep.DisabledReason = true, reason
@@ -336,7 +356,7 @@ func (d *Dispatcher) SetSigningKey(ctx context.Context, id, key string) (*Endpoi
 }
 
 func (d *Dispatcher) modifyEndpoint(ctx context.Context, id string, f func(*Endpoint)) error {
-	ep, err := d.store.GetEndpoint(ctx, id)
+	ep, err := d.GetEndpoint(ctx, id)
 	if err != nil {
 		return err
 	}

@@ -6,14 +6,6 @@ import (
 	"net/http"
 )
 
-// Limits of a message's Metadata, hooks' entries included: at most
-// MaxMetadata entries, each at most MaxMetadataEntry bytes (key and value
-// together).
-const (
-	MaxMetadata      = maxMetadata
-	MaxMetadataEntry = maxMetadataLen
-)
-
 // publishCtx carries a publish's context through its steps, so the
 // context BeforePublish returned reaches the store calls and AfterPublish.
 type publishCtx struct {

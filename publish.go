@@ -10,87 +10,7 @@ import (
 	"reflect"
 	"slices"
 	"time"
-	"unicode/utf8"
 )
-
-const (
-	maxIDLen       = 128
-	maxTenantLen   = 256
-	maxEventType   = 256
-	maxMetadata    = 16
-	maxMetadataLen = 1024
-)
-
-// validID reports whether s is 1..128 characters of [A-Za-z0-9_-].
-func validID(s string) bool {
-	if len(s) == 0 || len(s) > maxIDLen {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
-			return false
-		}
-	}
-	return true
-}
-
-// ValidateEventType reports whether t is a valid event type: full-stop
-// delimited, non-empty parts of [a-zA-Z0-9_], at most 256 characters.
-func ValidateEventType(t string) error {
-	if t == "" {
-		return invalid("event type", "empty; name the event, for example \"reward.issued\"")
-	}
-	if len(t) > maxEventType {
-		return invalid("event type", "longer than %d characters", maxEventType)
-	}
-	part := 0
-	for i := 0; i < len(t); i++ {
-		c := t[i]
-		switch {
-		case c == '.':
-			if part == 0 {
-				return invalid("event type", "%q has an empty part; use full-stop delimited names such as \"reward.issued\"", t)
-			}
-			part = 0
-		case c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_':
-			part++
-		default:
-			return invalid("event type", "%q may hold only letters, digits, _ and full stops", t)
-		}
-	}
-	if part == 0 {
-		return invalid("event type", "%q ends with a full stop", t)
-	}
-	return nil
-}
-
-func validateTenant(t string) error {
-	if len(t) > maxTenantLen {
-		return invalid("tenant", "longer than %d bytes", maxTenantLen)
-	}
-	if !utf8.ValidString(t) {
-		return invalid("tenant", "not valid UTF-8")
-	}
-	for _, r := range t {
-		if r < 0x20 || r == 0x7f {
-			return invalid("tenant", "holds a control character")
-		}
-	}
-	return nil
-}
-
-func validateMetadata(m map[string]string) error {
-	if len(m) > maxMetadata {
-		return invalid("metadata", "%d entries; at most %d", len(m), maxMetadata)
-	}
-	for k, v := range m {
-		if len(k)+len(v) > maxMetadataLen || !utf8.ValidString(k) || !utf8.ValidString(v) {
-			return invalid("metadata", "entry %q is longer than %d bytes or not UTF-8", k, maxMetadataLen)
-		}
-	}
-	return nil
-}
 
 // prepare validates a publish and builds the message and its deliveries.
 func (d *Dispatcher) prepare(pctx *publishCtx, ev Event, opts *PublishOpts) (*Message, []*Delivery, error) {
@@ -344,11 +264,17 @@ func PublishTx[TTx any](ctx context.Context, d *Dispatcher, tx TTx, ev Event, op
 
 // GetMessage returns a stored message.
 func (d *Dispatcher) GetMessage(ctx context.Context, id string) (*Message, error) {
+	if err := lookupID("message", id); err != nil {
+		return nil, err
+	}
 	return d.store.GetMessage(ctx, id)
 }
 
 // GetDelivery returns a delivery.
 func (d *Dispatcher) GetDelivery(ctx context.Context, id string) (*Delivery, error) {
+	if err := lookupID("delivery", id); err != nil {
+		return nil, err
+	}
 	return d.store.GetDelivery(ctx, id)
 }
 
@@ -357,6 +283,15 @@ func (d *Dispatcher) GetDelivery(ctx context.Context, id string) (*Delivery, err
 func (d *Dispatcher) ListDeliveries(ctx context.Context, q DeliveryQuery) ([]*Delivery, string, error) {
 	if q.State != "" && !q.State.Valid() {
 		return nil, "", invalid("state", "%q; use pending, succeeded or failed", q.State)
+	}
+	if err := checkNames("tenant", q.Tenant, "endpoint ID", q.EndpointID, "message ID", q.MessageID, "cursor", q.Cursor); err != nil {
+		return nil, "", err
+	}
+	if err := validateTime("since", q.Since); err != nil {
+		return nil, "", err
+	}
+	if err := validateTime("until", q.Until); err != nil {
+		return nil, "", err
 	}
 	return d.store.ListDeliveries(ctx, q)
 }
@@ -367,11 +302,20 @@ func (d *Dispatcher) ListAttempts(ctx context.Context, q AttemptQuery) ([]*Attem
 	if q.DeliveryID == "" && q.EndpointID == "" {
 		return nil, "", invalid("attempt query", "give a delivery ID or an endpoint ID")
 	}
+	if err := checkNames("delivery ID", q.DeliveryID, "endpoint ID", q.EndpointID, "cursor", q.Cursor); err != nil {
+		return nil, "", err
+	}
 	return d.store.ListAttempts(ctx, q)
 }
 
 // Stats summarises deliveries and attempts; see Store.Stats.
 func (d *Dispatcher) Stats(ctx context.Context, q StatsQuery) (*Stats, error) {
+	if err := checkNames("endpoint ID", q.EndpointID, "tenant", q.Tenant); err != nil {
+		return nil, err
+	}
+	if err := validateTime("since", q.Since); err != nil {
+		return nil, err
+	}
 	return d.store.Stats(ctx, q)
 }
 
@@ -382,6 +326,9 @@ func (d *Dispatcher) Stats(ctx context.Context, q StatsQuery) (*Stats, error) {
 // dispatcher is running (another instance's workers treat it as any due
 // delivery). To redeliver to a disabled endpoint, enable it first.
 func (d *Dispatcher) Redeliver(ctx context.Context, deliveryID string) error {
+	if err := lookupID("delivery", deliveryID); err != nil {
+		return err
+	}
 	if _, err := d.store.Requeue(ctx, RequeueParams{DeliveryID: deliveryID, At: d.cfg.Now()}); err != nil {
 		return err
 	}
@@ -394,6 +341,12 @@ func (d *Dispatcher) Redeliver(ctx context.Context, deliveryID string) error {
 // was created at or after since due now (bulk recovery after an outage), and
 // returns how many.
 func (d *Dispatcher) RetryFailed(ctx context.Context, endpointID string, since time.Time) (int, error) {
+	if err := lookupID("endpoint", endpointID); err != nil {
+		return 0, err
+	}
+	if err := validateTime("since", since); err != nil {
+		return 0, err
+	}
 	if _, err := d.store.GetEndpoint(ctx, endpointID); err != nil {
 		return 0, err
 	}
@@ -410,6 +363,9 @@ func (d *Dispatcher) RetryFailed(ctx context.Context, endpointID string, since t
 func (d *Dispatcher) Purge(ctx context.Context, before time.Time, limit int) (int, error) {
 	if limit <= 0 {
 		limit = 1000
+	}
+	if err := validateTime("before", before); err != nil {
+		return 0, err
 	}
 	return d.store.Purge(ctx, before, limit)
 }

@@ -3,6 +3,7 @@ package webhook
 import (
 	"context"
 	"fmt"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -159,9 +160,18 @@ func (s *MemoryStore) Backlog(ctx context.Context) (Backlog, error) {
 	return b, nil
 }
 
+// nanos is t in Unix nanoseconds, 0 for the zero time. A time int64
+// nanoseconds cannot hold (before 1678, after 2262: a long retry delay, a
+// low rate limit's slot) saturates instead of wrapping around, so a
+// delivery due in the far future is not due now.
 func nanos(t time.Time) int64 {
-	if t.IsZero() {
+	switch s := t.Unix(); {
+	case t.IsZero():
 		return 0
+	case s >= math.MaxInt64/int64(time.Second):
+		return math.MaxInt64
+	case s <= math.MinInt64/int64(time.Second):
+		return math.MinInt64 + 1
 	}
 	return t.UnixNano()
 }

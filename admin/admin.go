@@ -18,14 +18,18 @@
 package admin
 
 import (
+	"bytes"
 	"embed"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/hookline/webhook"
 )
@@ -276,6 +280,14 @@ func (h *handler) wrap(rt route) http.Handler {
 				return
 			}
 		}
+		if err := checkRequestText(r); err != nil {
+			if rt.page {
+				http.Error(w, err.Error(), http.StatusBadRequest)
+			} else {
+				h.writeErr(w, r, err)
+			}
+			return
+		}
 		if r.Body != nil {
 			r.Body = http.MaxBytesReader(w, r.Body, h.o.MaxBodyBytes)
 		}
@@ -373,16 +385,63 @@ func badRequest(field, format string, args ...any) error {
 	return &webhook.ValidationError{Field: field, Reason: fmt.Sprintf(format, args...)}
 }
 
-// decode reads a JSON body into v: unknown fields, trailing data and
-// malformed JSON are 400s; an empty body leaves v as it is when optional.
+// checkRequestText refuses a path or query that, unescaped, is not valid
+// UTF-8 or holds a control character. No ID, tenant or cursor holds one, so
+// such a request can only be wrong, and it must be answered alike whatever
+// the store (Postgres cannot even compare such text).
+func checkRequestText(r *http.Request) error {
+	if !printable(r.URL.Path) {
+		return badRequest("path", "not valid UTF-8 or holds a control character once unescaped")
+	}
+	for k, vs := range r.URL.Query() {
+		ok := printable(k)
+		for _, v := range vs {
+			ok = ok && printable(v)
+		}
+		if !ok {
+			if len(k) > 64 {
+				k = k[:64]
+			}
+			return badRequest("query", "the parameter %q is not valid UTF-8 or holds a control character once unescaped", k)
+		}
+	}
+	return nil
+}
+
+func printable(s string) bool {
+	if !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) {
+			return false
+		}
+	}
+	return true
+}
+
+// decode reads a JSON body into v: unknown fields, trailing data, malformed
+// JSON and bytes that are not UTF-8 (which encoding/json would silently turn
+// into U+FFFD) are 400s; an empty body leaves v as it is when optional.
 func decode(r *http.Request, v any, optional bool) error {
-	dec := json.NewDecoder(r.Body)
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
+	var b []byte
+	var err error
+	if r.Body != nil {
+		b, err = io.ReadAll(r.Body)
+	}
+	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
 			return errTooLarge
 		}
+		return err
+	}
+	if !utf8.Valid(b) {
+		return badRequest("request body", "not valid UTF-8; send JSON encoded as UTF-8")
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
 		if errors.Is(err, errEOF) && optional {
 			return nil
 		}

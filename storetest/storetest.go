@@ -50,6 +50,8 @@ func Run(t *testing.T, newStore func(t *testing.T) webhook.Store) {
 		{"Routing", testRouting},
 		{"MatchChannels", testMatchChannels},
 		{"Replay", testReplay},
+		{"Validation", testValidation},
+		{"FarFutureDue", testFarFutureDue},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

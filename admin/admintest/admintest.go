@@ -478,6 +478,20 @@ func testBadInput(t *testing.T, nd NewDispatcher, portal bool) {
 		{"unknown endpoint", "GET", "/api/endpoints/ep_missing", nil, 404, "not found"},
 		{"unknown delivery", "POST", "/api/deliveries/dlv_missing/redeliver", nil, 404, "not found"},
 		{"stats unknown endpoint", "GET", "/api/stats?endpoint_id=ep_missing", nil, 404, "not found"},
+		// What no store can hold is refused alike on every store.
+		{"description NUL", "POST", "/api/endpoints", `{"url":"` + e.recvURL + `","description":"a\u0000b"}`, 400, "description"},
+		{"metadata NUL", "POST", "/api/endpoints", `{"url":"` + e.recvURL + `","metadata":{"k":"\u0000"}}`, 400, "metadata"},
+		{"body not UTF-8", "POST", "/api/endpoints", "{\"url\":\"" + e.recvURL + "\",\"metadata\":{\"k\":\"\xff\"}}", 400, "UTF-8"},
+		{"patch rate limit tiny", "PATCH", "/api/endpoints/" + epID, `{"rate_limit":1e-9}`, 400, "rate limit"},
+		{"patch description control", "PATCH", "/api/endpoints/" + epID, `{"description":"\u001b[2J"}`, 400, "description"},
+		{"disable reason NUL", "POST", "/api/endpoints/" + epID + "/disable", `{"reason":"\u0000"}`, 400, "reason"},
+		{"endpoint ID NUL", "GET", "/api/endpoints/ep%00", nil, 400, "path"},
+		{"message ID NUL", "GET", "/api/messages/msg%00", nil, 400, "path"},
+		{"delivery ID not UTF-8", "GET", "/api/deliveries/dlv%FF", nil, 400, "path"},
+		{"redeliver ID NUL", "POST", "/api/deliveries/dlv%00/redeliver", nil, 400, "path"},
+		{"endpoint filter NUL", "GET", "/api/deliveries?endpoint_id=ep%00", nil, 400, "endpoint_id"},
+		{"cursor not UTF-8", "GET", "/api/endpoints?cursor=%FF", nil, 400, "cursor"},
+		{"stats endpoint NUL", "GET", "/api/stats?endpoint_id=%00", nil, 400, "endpoint_id"},
 	}
 	for _, c := range cases {
 		r := m.call(t, c.method, c.path, c.body)
@@ -487,9 +501,13 @@ func testBadInput(t *testing.T, nd NewDispatcher, portal bool) {
 			assert.Contains(t, m["error"], c.mention, c.name)
 		}
 	}
-	// Nothing of the bad input was stored.
+	// Nothing of the bad input was stored or changed.
 	l := m.call(t, "GET", "/api/endpoints", nil).list(t)
-	assert.Len(t, l, 1)
+	if assert.Len(t, l, 1) {
+		assert.Equal(t, "", l[0]["description"])
+		assert.Equal(t, false, l[0]["disabled"])
+		assert.Nil(t, l[0]["rate_limit"])
+	}
 }
 
 func testCrossOrigin(t *testing.T, nd NewDispatcher, portal bool) {
