@@ -12,8 +12,8 @@ import (
 
 func validateFormats(fs map[string]EnvelopeFunc) error {
 	for name, f := range fs {
-		if name == "" || len(name) > maxFormatLen {
-			return invalid("config", "Formats: name %q must be 1 to %d characters", name, maxFormatLen)
+		if name == "" || len(name) > MaxFormatLength {
+			return invalid("config", "Formats: name %q must be 1 to %d characters", name, MaxFormatLength)
 		}
 		for i := 0; i < len(name); i++ {
 			c := name[i]

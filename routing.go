@@ -7,18 +7,24 @@ import (
 	"fmt"
 	"slices"
 	"sync"
-	"unicode/utf8"
 )
 
 // Routing: which of a tenant's endpoints get a message beyond its event
 // type. Channels are matched by the store (EndpointMatcher), filters here,
 // over the publishing tenant's own message only.
 
+// Limits on routing fields, checked like those in validate.go.
 const (
-	maxChannels    = 32
-	maxChannelLen  = 128
-	maxFilterLen   = 4096
-	maxFormatLen   = 64
+	// MaxChannels is the most channels of a message or an endpoint.
+	MaxChannels = 32
+	// MaxChannelLength is the most bytes of one channel name; names are
+	// [A-Za-z0-9_.:-].
+	MaxChannelLength = 128
+	// MaxFilterLength is the most bytes of an Endpoint.Filter.
+	MaxFilterLength = 4096
+	// MaxFormatLength is the most bytes of a Config.Formats name.
+	MaxFormatLength = 64
+
 	filterCacheCap = 4096
 )
 
@@ -77,12 +83,12 @@ type MatchQuery struct {
 
 // validateChannels checks a list of channel names.
 func validateChannels(field string, cs []string) error {
-	if len(cs) > maxChannels {
-		return invalid(field, "%d entries; at most %d", len(cs), maxChannels)
+	if len(cs) > MaxChannels {
+		return invalid(field, "%d entries; at most %d", len(cs), MaxChannels)
 	}
 	for _, c := range cs {
-		if c == "" || len(c) > maxChannelLen {
-			return invalid(field, "%q: 1 to %d characters", c, maxChannelLen)
+		if c == "" || len(c) > MaxChannelLength {
+			return invalid(field, "%q: 1 to %d characters", c, MaxChannelLength)
 		}
 		for i := 0; i < len(c); i++ {
 			b := c[i]
@@ -107,8 +113,8 @@ func (d *Dispatcher) validateRouting(ep *Endpoint) error {
 	if ep.Filter == "" {
 		return nil
 	}
-	if len(ep.Filter) > maxFilterLen || !utf8.ValidString(ep.Filter) {
-		return invalid("filter", "longer than %d bytes or not UTF-8", maxFilterLen)
+	if err := validateText("filter", ep.Filter, MaxFilterLength); err != nil {
+		return err
 	}
 	if d.cfg.Filter == nil {
 		return invalid("filter", "no filter engine is configured; set Config.Filter (for example celfilter.New()) or leave the filter empty")
