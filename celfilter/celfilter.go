@@ -26,11 +26,14 @@
 package celfilter
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/google/cel-go/cel"
 	"github.com/google/cel-go/common/types"
+	"github.com/google/cel-go/common/types/ref"
 	webhook "github.com/hookline/webhook"
 )
 
@@ -40,8 +43,13 @@ type Options struct {
 	// (about one per operation, string and list work by size); an
 	// evaluation that reaches it fails (no delivery). Defaults to 10,000.
 	CostLimit uint64
+	// Timeout is a wall-clock backstop to the cost limit: an evaluation
+	// still running after it is interrupted (checked every
+	// InterruptCheckFrequency comprehension iterations) and fails. Defaults
+	// to 100 ms; negative turns it off.
+	Timeout time.Duration
 	// InterruptCheckFrequency is how often, in comprehension iterations,
-	// an evaluation checks whether to stop. Defaults to 100.
+	// an evaluation checks its Timeout. Defaults to 100.
 	InterruptCheckFrequency uint
 }
 
@@ -61,6 +69,9 @@ func New(opts *Options) (*Engine, error) {
 	}
 	if o.CostLimit == 0 {
 		o.CostLimit = 10000
+	}
+	if o.Timeout == 0 {
+		o.Timeout = 100 * time.Millisecond
 	}
 	if o.InterruptCheckFrequency == 0 {
 		o.InterruptCheckFrequency = 100
@@ -107,10 +118,13 @@ func (e *Engine) Compile(expr string) (webhook.Filter, error) {
 	if err != nil {
 		return nil, &webhook.ValidationError{Field: "filter", Reason: err.Error()}
 	}
-	return &filter{prg: prg}, nil
+	return &filter{prg: prg, timeout: e.opts.Timeout}, nil
 }
 
-type filter struct{ prg cel.Program }
+type filter struct {
+	prg     cel.Program
+	timeout time.Duration
+}
 
 var errNotBool = errors.New("celfilter: the expression did not give a bool")
 
@@ -124,9 +138,16 @@ func (f *filter) Match(in *webhook.FilterInput) (bool, error) {
 	if md == nil {
 		md = map[string]string{}
 	}
-	out, _, err := f.prg.Eval(map[string]any{
-		"type": in.Type, "tenant": in.Tenant, "channels": channels, "metadata": md, "data": in.Data,
-	})
+	vars := map[string]any{"type": in.Type, "tenant": in.Tenant, "channels": channels, "metadata": md, "data": in.Data}
+	var out ref.Val
+	var err error
+	if f.timeout > 0 {
+		ctx, cancel := context.WithTimeout(context.Background(), f.timeout)
+		out, _, err = f.prg.ContextEval(ctx, vars)
+		cancel()
+	} else {
+		out, _, err = f.prg.Eval(vars)
+	}
 	if err != nil {
 		return false, fmt.Errorf("celfilter: %w", err)
 	}

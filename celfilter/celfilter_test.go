@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	webhook "github.com/hookline/webhook"
 	"github.com/hookline/webhook/celfilter"
@@ -104,4 +105,21 @@ func TestCostLimit(t *testing.T) {
 	require.Error(t, err)
 	assert.False(t, ok)
 	assert.Contains(t, err.Error(), "cost")
+}
+
+func TestTimeoutInterrupts(t *testing.T) {
+	t.Parallel()
+	// No cost limit to speak of: the wall clock stops it.
+	e := celfilter.Must(&celfilter.Options{CostLimit: 1 << 62, Timeout: 20 * time.Millisecond, InterruptCheckFrequency: 10})
+	f, err := e.Compile(`data.xs.all(x, data.xs.all(y, data.xs.all(z, x + y + z >= 0)))`)
+	require.NoError(t, err)
+	xs := make([]string, 400)
+	for i := range xs {
+		xs[i] = "1"
+	}
+	start := time.Now()
+	ok, err := f.Match(input(t, `{"xs": [`+strings.Join(xs, ",")+`]}`))
+	require.Error(t, err)
+	assert.False(t, ok)
+	assert.Less(t, time.Since(start), 5*time.Second)
 }
