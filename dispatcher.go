@@ -98,6 +98,15 @@ type Config struct {
 	// valid type is published and a RawEvent's data only has to be JSON.
 	// See EventCatalog and the catalog module.
 	Events EventCatalog
+	// Filter compiles and runs Endpoint.Filter expressions (the celfilter
+	// module provides one, for CEL). Defaults to nil: endpoints with a
+	// filter are refused.
+	Filter FilterEngine
+	// Formats registers named body formats an endpoint may pick with
+	// Endpoint.Format; each builds the body from the message and the
+	// event's JSON like Envelope. Names are 1 to 64 characters of
+	// [A-Za-z0-9_.-]. Defaults to none: every endpoint gets Envelope.
+	Formats map[string]EnvelopeFunc
 	// Now is the clock. Defaults to time.Now.
 	Now func() time.Time
 }
@@ -142,6 +151,10 @@ type PublishOpts struct {
 	// Metadata is stored with the message and readable from hooks through
 	// MessageFromContext; it is not sent. At most 16 entries.
 	Metadata map[string]string
+	// Channels label the message (a store, a region, a program): endpoints
+	// with channels receive it only if they list one of these. At most 32
+	// names of 1 to 128 characters of [A-Za-z0-9_.:-].
+	Channels []string
 }
 
 // Dispatcher publishes messages and delivers them. Create it with New, run
@@ -159,6 +172,8 @@ type Dispatcher struct {
 	owner     string
 	ids       *idGen
 	health    *health
+	filters   *filterCache // compiled Endpoint.Filter expressions
+	keepData  bool         // store Message.Data: the envelope is not StandardEnvelope
 
 	wake    chan struct{}
 	adm     *admission // worker tokens, in-flight counts, held deliveries
@@ -183,7 +198,11 @@ type Dispatcher struct {
 // New validates cfg, fills its defaults and returns a Dispatcher. It starts
 // nothing: call Start.
 func New(cfg Config) (*Dispatcher, error) {
+	keepData := cfg.Envelope != nil // a custom envelope: Payload may not hold the data as is
 	cfg, err := cfg.withDefaults()
+	if err == nil {
+		err = validateFormats(cfg.Formats)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -196,6 +215,9 @@ func New(cfg Config) (*Dispatcher, error) {
 		wake:   make(chan struct{}, 1),
 		stop:   make(chan struct{}),
 		health: newHealth(cfg.Health, cfg.MaxInFlightPerEndpoint),
+
+		filters:  &filterCache{eng: cfg.Filter},
+		keepData: keepData,
 	}
 	d.adm = newAdmission(cfg.Workers, d.health, cfg.Now, d.wakeUp)
 	d.owner = d.ids.newID("dsp_")

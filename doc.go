@@ -134,14 +134,16 @@
 // ListDeliveries, ListAttempts, Stats), and recovers: [Dispatcher.Redeliver]
 // sends one delivery again at once, [Dispatcher.RetryFailed] makes an
 // endpoint's failed deliveries due again, [Dispatcher.SendTest] sends a
-// signed sample event, [Dispatcher.Purge] deletes old finished work.
+// signed sample event, [Dispatcher.ReplayMissing] queues for one endpoint
+// every message of its tenant since a time that it wants now and never got,
+// [Dispatcher.Purge] deletes old finished work.
 // RetryFailed's since is compared with each delivery's creation time (when
 // its message was published), not with the time it failed: to recover an
 // outage, pass the time the outage began, or earlier.
 //
 // [Hooks] observe and extend the dispatcher (BeforeAttempt may add headers,
-// BeforePublish may add metadata, DeliveryFailed and EndpointDisabled
-// report); [CombineHooks] joins the host's hooks with an instrumentation's.
+// BeforePublish may add metadata, DeliveryFailed, EndpointDisabled,
+// EndpointFailing and EndpointRecovered report); [CombineHooks] joins the host's hooks with an instrumentation's.
 //
 // # Other packages
 //
@@ -151,6 +153,10 @@
 //   - github.com/hookline/webhook/admin: a mountable http.Handler with a JSON
 //     API and one page for operators and, through signed links, for each
 //     tenant's own endpoints (the customer portal).
+//   - github.com/hookline/webhook/celfilter (its own module, on cel-go): CEL
+//     expressions for [Endpoint.Filter], plugged in as [Config.Filter].
+//     Channels ([PublishOpts.Channels], [Endpoint.Channels]) and body
+//     formats ([Config.Formats], [Endpoint.Format]) need no module.
 //   - github.com/hookline/webhook/otelwebhook (its own module): OpenTelemetry
 //     traces and metrics through the dispatcher's hooks.
 //   - github.com/hookline/webhook/storetest: the conformance suite every Store

@@ -149,7 +149,7 @@ func (d *Dispatcher) validateEndpoint(ep *Endpoint) error {
 			return invalid("signing key", "want whsk_ followed by a base64 ed25519 private key (see NewSigningKey), or empty for v1 signatures only")
 		}
 	}
-	return nil
+	return d.validateRouting(ep)
 }
 
 func validHeaderName(k string) bool {
@@ -227,9 +227,9 @@ func (d *Dispatcher) ListEndpoints(ctx context.Context, q EndpointQuery) ([]*End
 }
 
 // UpdateEndpoint replaces an endpoint's URL, Description, EventTypes,
-// Headers, RateLimit, Metadata, SigningKey and Disabled state with ep's
-// (matched by ep.ID) after validating them. An empty SigningKey keeps the
-// current one (SetSigningKey turns v1a signatures off). Tenant, CreatedAt
+// Channels, Filter, Format, Headers, RateLimit, Metadata, SigningKey and
+// Disabled state with ep's (matched by ep.ID) after validating them. An
+// empty SigningKey keeps the current one (SetSigningKey turns v1a signatures off). Tenant, CreatedAt
 // and FailingSince cannot change (enabling a disabled endpoint clears
 // FailingSince and its breaker, as EnableEndpoint does); an empty
 // Secret keeps the current one (use RotateSecret to change it); it returns

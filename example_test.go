@@ -2,6 +2,7 @@ package webhook_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -98,4 +99,29 @@ func ExampleVerify() {
 	// Output:
 	// <nil>
 	// hookline: no signature matches
+}
+
+// ReplayMissing catches an endpoint up: here one created after the
+// messages it would have wanted. A second run queues nothing.
+func ExampleDispatcher_ReplayMissing() {
+	ctx := context.Background()
+	d, err := webhook.New(webhook.Config{})
+	if err != nil {
+		panic(err)
+	}
+	start := time.Now().Add(-time.Second)
+	for _, ch := range []string{"eu", "us", "eu"} {
+		if _, err := d.Publish(ctx, webhook.RawEvent{Type: "order.placed", Data: json.RawMessage(`{}`)},
+			&webhook.PublishOpts{Tenant: "acme", Channels: []string{ch}}); err != nil {
+			panic(err)
+		}
+	}
+	ep := &webhook.Endpoint{Tenant: "acme", URL: "https://example.com/hooks", Channels: []string{"eu"}}
+	if err := d.CreateEndpoint(ctx, ep); err != nil {
+		panic(err)
+	}
+	n, _ := d.ReplayMissing(ctx, ep.ID, start)
+	again, _ := d.ReplayMissing(ctx, ep.ID, start)
+	fmt.Println(n, again)
+	// Output: 2 0
 }

@@ -67,6 +67,11 @@ type HealthPolicy struct {
 	// every endpoint at the full cap. Defaults to InitialInFlightDefault
 	// (2).
 	InitialInFlight int
+	// FailingAfter is how many attempts to an endpoint must fail in a row
+	// (any failure, 4xx included) for the EndpointFailing hook to fire,
+	// unless its breaker opened first (which fires it too). Defaults to
+	// BreakerThreshold.
+	FailingAfter int
 }
 
 func (p HealthPolicy) withDefaults() (HealthPolicy, error) {
@@ -77,11 +82,13 @@ func (p HealthPolicy) withDefaults() (HealthPolicy, error) {
 		notNegative("Health.BackPressureWindow", p.BackPressureWindow),
 		notNegative("Health.AutoDisableAfter", p.AutoDisableAfter),
 		notNegative("Health.InitialInFlight", p.InitialInFlight),
+		notNegative("Health.FailingAfter", p.FailingAfter),
 	); err != nil {
 		return p, err
 	}
 	orDefault(&p.InitialInFlight, InitialInFlightDefault)
 	orDefault(&p.BreakerThreshold, BreakerThresholdDefault)
+	orDefault(&p.FailingAfter, p.BreakerThreshold)
 	orDefault(&p.BreakerCooldown, BreakerCooldownDefault)
 	orDefault(&p.BreakerMaxCooldown, BreakerMaxCooldownDefault)
 	p.BreakerMaxCooldown = max(p.BreakerMaxCooldown, p.BreakerCooldown)
@@ -132,6 +139,11 @@ type epHealth struct {
 	persisted    bool      // the store holds a FailingSince (as far as we know)
 	seenUpdate   time.Time // newest endpoint UpdatedAt taken into account
 	disabled     bool      // disabled by this instance
+
+	// Operational hooks: streak counts failed attempts in a row;
+	// failing is set once EndpointFailing fired, until EndpointRecovered.
+	streak  int
+	failing bool
 }
 
 func newHealth(p HealthPolicy, maxCap int) *health {
@@ -344,6 +356,8 @@ type healthNote struct {
 	setFailing   bool // persist FailingSince = failingSince (zero: clear it)
 	failingSince time.Time
 	disable      string // disable the endpoint with this reason
+	failing      bool   // fire EndpointFailing (breaker opened or streak reached)
+	recovered    bool   // fire EndpointRecovered (first success after failing)
 }
 
 // breakerFailure reports whether an attempt counts against the breaker: no
@@ -385,6 +399,10 @@ func (h *health) observe(ep *Endpoint, a *Attempt, now time.Time) healthNote {
 	}
 	var note healthNote
 	if a.Succeeded() {
+		st.streak = 0
+		if st.failing {
+			st.failing, note.recovered = false, true
+		}
 		st.fails, st.openUntil, st.cooldown = 0, time.Time{}, 0
 		delete(h.open, ep.ID)
 		st.failingSince = time.Time{}
@@ -411,8 +429,14 @@ func (h *health) observe(ep *Endpoint, a *Attempt, now time.Time) healthNote {
 				st.cooldown = h.p.BreakerCooldown
 				st.openUntil = now.Add(st.cooldown)
 				h.open[ep.ID] = st
+				note.failing = !st.failing
+				st.failing = true
 			}
 		}
+	}
+	st.streak++
+	if st.streak >= h.p.FailingAfter && !st.failing {
+		st.failing, note.failing = true, true
 	}
 	start := a.StartedAt
 	if start.IsZero() {
@@ -479,6 +503,12 @@ const failingPersistAfter = time.Minute
 // run), or the endpoint's disabling.
 func (d *Dispatcher) observe(ctx context.Context, c *Claimed, a *Attempt) {
 	note := d.health.observe(c.Endpoint, a, d.cfg.Now())
+	if note.failing && d.cfg.Hooks.EndpointFailing != nil {
+		d.safeHook("EndpointFailing", func() { d.cfg.Hooks.EndpointFailing(ctx, c.Endpoint, a) })
+	}
+	if note.recovered && d.cfg.Hooks.EndpointRecovered != nil {
+		d.safeHook("EndpointRecovered", func() { d.cfg.Hooks.EndpointRecovered(ctx, c.Endpoint) })
+	}
 	if note.setFailing {
 		d.storeFailingSince(ctx, c.Endpoint.ID, note.failingSince)
 	}

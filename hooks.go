@@ -30,6 +30,15 @@ type Hooks struct {
 	// EndpointDisabled runs when the dispatcher disables an endpoint by
 	// itself (410 Gone, failing for too long), with the reason.
 	EndpointDisabled func(ctx context.Context, ep *Endpoint, reason string)
+	// EndpointFailing runs once when an endpoint starts failing, as this
+	// dispatcher sees it: its circuit breaker opens, or
+	// HealthPolicy.FailingAfter attempts in a row failed, whichever comes
+	// first; a is the attempt that tipped it. It fires again only after
+	// EndpointRecovered. State is per dispatcher instance, in memory.
+	EndpointFailing func(ctx context.Context, ep *Endpoint, a *Attempt)
+	// EndpointRecovered runs once at the first successful attempt to an
+	// endpoint after EndpointFailing fired for it.
+	EndpointRecovered func(ctx context.Context, ep *Endpoint)
 	// BeforePublish runs in Publish and PublishTx once the event is
 	// validated and marshalled, before the envelope is built and before
 	// anything is stored. msg has ID, Tenant, Type and CreatedAt set and a
@@ -108,6 +117,8 @@ func CombineHooks(sets ...Hooks) Hooks {
 		disabled []func(context.Context, *Endpoint, string)
 		bpub     []func(context.Context, *Message) context.Context
 		apub     []func(context.Context, *Message, int, error)
+		failing  []func(context.Context, *Endpoint, *Attempt)
+		recov    []func(context.Context, *Endpoint)
 	)
 	for _, h := range sets {
 		if h.BeforeAttempt != nil {
@@ -127,6 +138,12 @@ func CombineHooks(sets ...Hooks) Hooks {
 		}
 		if h.AfterPublish != nil {
 			apub = append(apub, h.AfterPublish)
+		}
+		if h.EndpointFailing != nil {
+			failing = append(failing, h.EndpointFailing)
+		}
+		if h.EndpointRecovered != nil {
+			recov = append(recov, h.EndpointRecovered)
 		}
 	}
 	out.BeforeAttempt = chain(before, func(fs []func(context.Context, *http.Request, *Delivery)) func(context.Context, *http.Request, *Delivery) {
@@ -171,6 +188,20 @@ func CombineHooks(sets ...Hooks) Hooks {
 		return func(ctx context.Context, msg *Message, n int, err error) {
 			for _, f := range fs {
 				f(ctx, msg, n, err)
+			}
+		}
+	})
+	out.EndpointFailing = chain(failing, func(fs []func(context.Context, *Endpoint, *Attempt)) func(context.Context, *Endpoint, *Attempt) {
+		return func(ctx context.Context, ep *Endpoint, a *Attempt) {
+			for _, f := range fs {
+				f(ctx, ep, a)
+			}
+		}
+	})
+	out.EndpointRecovered = chain(recov, func(fs []func(context.Context, *Endpoint)) func(context.Context, *Endpoint) {
+		return func(ctx context.Context, ep *Endpoint) {
+			for _, f := range fs {
+				f(ctx, ep)
 			}
 		}
 	})

@@ -104,6 +104,8 @@ func TestCombineHooks(t *testing.T) {
 			AfterPublish: func(ctx context.Context, _ *webhook.Message, n int, _ error) {
 				order = append(order, name+".apub:"+strings.Join(fromCtx(ctx), ","))
 			},
+			EndpointFailing:   func(context.Context, *webhook.Endpoint, *webhook.Attempt) { order = append(order, name+".failing") },
+			EndpointRecovered: func(context.Context, *webhook.Endpoint) { order = append(order, name+".recovered") },
 		}
 	}
 	h := webhook.CombineHooks(mk("a"), webhook.Hooks{}, mk("b"))
@@ -114,9 +116,11 @@ func TestCombineHooks(t *testing.T) {
 	h.EndpointDisabled(ctx, nil, "")
 	ctx = h.BeforePublish(ctx, nil)
 	h.AfterPublish(ctx, nil, 0, nil)
+	h.EndpointFailing(ctx, nil, nil)
+	h.EndpointRecovered(ctx, nil)
 	assert.Equal(t, []string{
 		"a.before", "b.before", "a.after", "b.after", "a.failed", "b.failed", "a.disabled", "b.disabled",
-		"a.bpub:", "b.bpub:a", "a.apub:a,b", "b.apub:a,b",
+		"a.bpub:", "b.bpub:a", "a.apub:a,b", "b.apub:a,b", "a.failing", "b.failing", "a.recovered", "b.recovered",
 	}, order)
 
 	empty := webhook.CombineHooks(webhook.Hooks{}, webhook.Hooks{AfterAttempt: mk("c").AfterAttempt})

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"reflect"
+	"slices"
 	"time"
 )
 
@@ -36,6 +37,9 @@ func (d *Dispatcher) prepare(pctx *publishCtx, ev Event, opts *PublishOpts) (*Me
 	if err := validateMetadata(o.Metadata); err != nil {
 		return nil, nil, err
 	}
+	if err := validateChannels("channels", o.Channels); err != nil {
+		return nil, nil, err
+	}
 	data, err := d.marshal(ev)
 	if err != nil {
 		return nil, nil, err
@@ -44,7 +48,7 @@ func (d *Dispatcher) prepare(pctx *publishCtx, ev Event, opts *PublishOpts) (*Me
 		return nil, nil, err
 	}
 	now := d.cfg.Now().UTC()
-	msg := &Message{ID: o.ID, Tenant: o.Tenant, Type: typ, Metadata: o.Metadata, CreatedAt: now}
+	msg := &Message{ID: o.ID, Tenant: o.Tenant, Type: typ, Metadata: o.Metadata, Channels: slices.Clone(o.Channels), CreatedAt: now}
 	if msg.ID == "" {
 		msg.ID = d.ids.newID("msg_")
 	}
@@ -56,11 +60,15 @@ func (d *Dispatcher) prepare(pctx *publishCtx, ev Event, opts *PublishOpts) (*Me
 		return nil, nil, fmt.Errorf("%w: the envelope failed: %v", ErrInvalid, err)
 	}
 	msg.Payload = payload
+	if d.keepData {
+		msg.Data = data
+	}
 
-	eps, err := d.subscribers(pctx.ctx, o.Tenant, typ)
+	eps, err := d.subscribers(pctx.ctx, MatchQuery{Tenant: o.Tenant, EventType: typ, Channels: msg.Channels})
 	if err != nil {
 		return nil, nil, err
 	}
+	eps = d.route(pctx.ctx, msg, data, eps)
 	ds := make([]*Delivery, len(eps))
 	all := make([]Delivery, len(eps))
 	for i, ep := range eps {
@@ -103,31 +111,33 @@ func (d *Dispatcher) marshal(ev Event) (json.RawMessage, error) {
 	return data, nil
 }
 
-// subscribers returns the tenant's enabled endpoints that want typ.
-func (d *Dispatcher) subscribers(ctx context.Context, tenant, typ string) ([]*Endpoint, error) {
+// subscribers returns the tenant's enabled endpoints that want q's type and
+// channels.
+func (d *Dispatcher) subscribers(ctx context.Context, q MatchQuery) ([]*Endpoint, error) {
+	tenant, typ := q.Tenant, q.EventType
 	if m, ok := d.store.(EndpointMatcher); ok {
-		eps, err := m.MatchEndpoints(ctx, tenant, typ)
+		eps, err := m.MatchEndpoints(ctx, q)
 		if err != nil {
 			return nil, fmt.Errorf("hookline: finding subscribed endpoints: %w", err)
 		}
 		return eps, nil
 	}
 	var out []*Endpoint
-	q := EndpointQuery{Tenant: tenant, EnabledOnly: true, Limit: 1000}
+	lq := EndpointQuery{Tenant: tenant, EnabledOnly: true, Limit: 1000}
 	for {
-		eps, next, err := d.store.ListEndpoints(ctx, q)
+		eps, next, err := d.store.ListEndpoints(ctx, lq)
 		if err != nil {
 			return nil, fmt.Errorf("hookline: listing endpoints: %w", err)
 		}
 		for _, ep := range eps {
-			if !ep.Disabled && ep.Tenant == tenant && ep.Subscribes(typ) {
+			if !ep.Disabled && ep.Tenant == tenant && ep.Subscribes(typ) && ep.Receives(q.Channels) {
 				out = append(out, ep)
 			}
 		}
 		if next == "" {
 			return out, nil
 		}
-		q.Cursor = next
+		lq.Cursor = next
 	}
 }
 

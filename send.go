@@ -97,7 +97,7 @@ func (d *Dispatcher) sendCause(ctx context.Context, c *Claimed, now time.Time) (
 	}
 	actx, cancel := context.WithTimeout(ctx, d.cfg.AttemptTimeout)
 	defer cancel()
-	req, err := d.newRequest(actx, c, now, a.Number)
+	req, body, err := d.newRequest(actx, c, now, a.Number)
 	if err != nil {
 		a.Error = cut(err.Error(), 2*AttemptValueLimit)
 		return a, err
@@ -106,7 +106,7 @@ func (d *Dispatcher) sendCause(ctx context.Context, c *Claimed, now time.Time) (
 		signed := signedParts(req)
 		hctx := withClaim(actx, c)
 		d.safeHook("BeforeAttempt", func() { d.cfg.Hooks.BeforeAttempt(hctx, req, del) })
-		signed.restore(req, msg.Payload)
+		signed.restore(req, body)
 	}
 	start := time.Now()
 	resp, err := d.client.Do(req)
@@ -120,11 +120,11 @@ func (d *Dispatcher) sendCause(ctx context.Context, c *Claimed, now time.Time) (
 		d.debug(ctx, "hookline: attempt failed", a, msg, "error", a.Error)
 		return a, err
 	}
-	body, rerr := d.readResponse(resp.Body)
+	respBody, rerr := d.readResponse(resp.Body)
 	resp.Body.Close()
 	a.Duration = time.Since(start)
 	a.StatusCode = resp.StatusCode
-	a.Response = body
+	a.Response = respBody
 	var cause error
 	switch {
 	case a.Succeeded():
@@ -156,16 +156,21 @@ func attemptAttrs(a *Attempt, msg *Message, kv ...any) []any {
 	return logAttrs(a.DeliveryID, a.EndpointID, a.MessageID, a.Number, msg, kv...)
 }
 
-// newRequest builds the signed POST of an attempt.
-func (d *Dispatcher) newRequest(ctx context.Context, c *Claimed, now time.Time, number int) (*http.Request, error) {
+// newRequest builds the signed POST of an attempt and returns it with its
+// body (the message's Payload, or the endpoint's Format of it).
+func (d *Dispatcher) newRequest(ctx context.Context, c *Claimed, now time.Time, number int) (*http.Request, []byte, error) {
 	msg, ep := c.Message, c.Endpoint
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, ep.URL, bytesReader(msg.Payload))
+	body, err := d.body(msg, ep)
 	if err != nil {
-		return nil, fmt.Errorf("building the request: %w", err)
+		return nil, nil, fmt.Errorf("building the body: %w", err)
 	}
-	sig, err := signatureHeader(ep, msg.ID, now, msg.Payload)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, ep.URL, bytesReader(body))
 	if err != nil {
-		return nil, fmt.Errorf("signing: %w", err)
+		return nil, nil, fmt.Errorf("building the request: %w", err)
+	}
+	sig, err := signatureHeader(ep, msg.ID, now, body)
+	if err != nil {
+		return nil, nil, fmt.Errorf("signing: %w", err)
 	}
 	h := req.Header
 	for k, v := range ep.Headers {
@@ -181,7 +186,7 @@ func (d *Dispatcher) newRequest(ctx context.Context, c *Claimed, now time.Time, 
 	h["Webhook-Signature"] = v[4:5:5]
 	h["Hookline-Event-Type"] = v[5:6:6]
 	h["Hookline-Attempt"] = v[6:7:7]
-	return req, nil
+	return req, body, nil
 }
 
 // signedHeaders are the headers hookline sets from the message and the

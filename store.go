@@ -261,12 +261,14 @@ type TxInserter[TTx any] interface {
 }
 
 // EndpointMatcher is an optional Store capability Publish uses when present:
-// it returns the tenant's enabled endpoints that subscribe to eventType (as
-// Endpoint.Subscribes decides), in any order. Unlike other Store methods it
-// may return endpoints shared with the store: callers must not modify them.
-// Without it, Publish pages through ListEndpoints.
+// it returns q.Tenant's enabled endpoints that subscribe to q.EventType (as
+// Endpoint.Subscribes decides) and take q.Channels (as Endpoint.Receives
+// decides), in any order. Unlike other Store methods it may return
+// endpoints shared with the store: callers must not modify them. Without
+// it, Publish pages through ListEndpoints. Filters are not the store's
+// business: the dispatcher evaluates them.
 type EndpointMatcher interface {
-	MatchEndpoints(ctx context.Context, tenant, eventType string) ([]*Endpoint, error)
+	MatchEndpoints(ctx context.Context, q MatchQuery) ([]*Endpoint, error)
 }
 
 // BacklogCounter is an optional Store capability: a cheap summary of the

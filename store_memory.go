@@ -186,6 +186,7 @@ func fromNanos(n int64) time.Time {
 func copyEndpoint(ep *Endpoint) *Endpoint {
 	c := *ep
 	c.EventTypes = slices.Clone(ep.EventTypes)
+	c.Channels = slices.Clone(ep.Channels)
 	c.Headers = maps.Clone(ep.Headers)
 	c.Metadata = maps.Clone(ep.Metadata)
 	return &c
@@ -292,15 +293,15 @@ func (s *MemoryStore) removeDelivery(d *memDelivery) {
 
 // MatchEndpoints implements EndpointMatcher without copying: the store
 // never modifies an endpoint it has handed out (updates replace it).
-func (s *MemoryStore) MatchEndpoints(ctx context.Context, tenant, eventType string) ([]*Endpoint, error) {
+func (s *MemoryStore) MatchEndpoints(ctx context.Context, q MatchQuery) ([]*Endpoint, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var out []*Endpoint
-	for _, ep := range s.tenants[tenant] {
-		if !ep.Disabled && ep.Subscribes(eventType) {
+	for _, ep := range s.tenants[q.Tenant] {
+		if !ep.Disabled && ep.Subscribes(q.EventType) && ep.Receives(q.Channels) {
 			out = append(out, ep)
 		}
 	}
@@ -333,19 +334,7 @@ func (s *MemoryStore) InsertMessage(ctx context.Context, msg *Message, deliverie
 		if _, ok := s.endpoints[d.EndpointID]; !ok {
 			continue // deleted since the publish looked it up: no delivery
 		}
-		md := &mds[i]
-		*md = memDelivery{
-			id: d.ID, msg: m, endpointID: d.EndpointID, st: toMemState(d.State), attempts: int32(d.Attempts),
-			next: nanos(d.NextAttemptAt), created: nanos(d.CreatedAt), updated: nanos(d.UpdatedAt), idx: -1,
-		}
-		s.deliveries[md.id] = md
-		s.countLocked(md, 1)
-		s.byEndpoint[md.endpointID] = append(s.byEndpoint[md.endpointID], md)
-		m.deliveries = append(m.deliveries, md)
-		if md.st == memPending {
-			s.queueLocked(md)
-			due = due || md.next <= now
-		}
+		due = s.addDeliveryLocked(m, d, &mds[i], now) || due
 	}
 	if due {
 		s.signalLocked()
@@ -354,9 +343,29 @@ func (s *MemoryStore) InsertMessage(ctx context.Context, msg *Message, deliverie
 	return nil
 }
 
-// copyMessage is m with a Metadata map of its own; the payload is shared.
+// addDeliveryLocked stores d of message m in md and queues it if pending;
+// it reports whether it is due at now (unix nanos).
+func (s *MemoryStore) addDeliveryLocked(m *memMessage, d *Delivery, md *memDelivery, now int64) bool {
+	*md = memDelivery{
+		id: d.ID, msg: m, endpointID: d.EndpointID, st: toMemState(d.State), attempts: int32(d.Attempts),
+		next: nanos(d.NextAttemptAt), created: nanos(d.CreatedAt), updated: nanos(d.UpdatedAt), idx: -1,
+	}
+	s.deliveries[md.id] = md
+	s.countLocked(md, 1)
+	s.byEndpoint[md.endpointID] = append(s.byEndpoint[md.endpointID], md)
+	m.deliveries = append(m.deliveries, md)
+	if md.st == memPending {
+		s.queueLocked(md)
+		return md.next <= now
+	}
+	return false
+}
+
+// copyMessage is m with Metadata and Channels of its own; the payload is
+// shared.
 func copyMessage(m *Message) *Message {
 	c := *m
+	c.Channels = slices.Clone(m.Channels)
 	c.Metadata = maps.Clone(m.Metadata)
 	return &c
 }

@@ -63,8 +63,16 @@ type Message struct {
 	Payload json.RawMessage `json:"payload"`
 	// Metadata is a small string map stored with the message (trace context,
 	// the publisher's request id). It is never sent to receivers by default.
-	Metadata  map[string]string `json:"metadata,omitempty"`
-	CreatedAt time.Time         `json:"created_at"`
+	Metadata map[string]string `json:"metadata,omitempty"`
+	// Channels are the message's channels (PublishOpts.Channels): an
+	// endpoint with channels of its own receives it only if one matches.
+	Channels []string `json:"channels,omitempty"`
+	// Data is the event's JSON, kept only when Payload does not hold it as
+	// is (a Config.Envelope other than StandardEnvelope), so that endpoint
+	// formats, filters and ReplayMissing can read it; nil otherwise. See
+	// Message.EventData.
+	Data      json.RawMessage `json:"-"`
+	CreatedAt time.Time       `json:"created_at"`
 }
 
 // Endpoint is a subscriber URL of one tenant.
@@ -103,6 +111,22 @@ type Endpoint struct {
 	RateLimit float64 `json:"rate_limit,omitempty"`
 	// Metadata is free-form data of the host's, stored and returned as is.
 	Metadata map[string]string `json:"metadata,omitempty"`
+	// Channels limits the endpoint to messages carrying at least one of
+	// these channels (PublishOpts.Channels). Empty: every message, with
+	// channels or without. At most 32 names of 1 to 128 characters of
+	// [A-Za-z0-9_.:-].
+	Channels []string `json:"channels,omitempty"`
+	// Filter is an expression over the message (its type, tenant,
+	// channels, metadata and the event's data) that must hold for the
+	// endpoint to get a delivery; "" lets everything through. It is
+	// compiled by Config.Filter (the celfilter module: CEL) when the
+	// endpoint is created or updated; without a FilterEngine a non-empty
+	// Filter is refused.
+	Filter string `json:"filter,omitempty"`
+	// Format names the body format the endpoint receives, one of
+	// Config.Formats; "" is the dispatcher's Config.Envelope (Standard
+	// Webhooks by default).
+	Format string `json:"format,omitempty"`
 	// FailingSince is when the endpoint's current run of failed attempts
 	// began; zero while it is healthy. The dispatcher stores it once a run
 	// has lasted a minute (so a flaky endpoint costs no write per failure)

@@ -35,6 +35,8 @@ func (h *handler) routes() []route {
 		{method: "POST", pattern: "/api/endpoints/{id}/rotate-secret", need: PermManage | PermSecrets, serve: h.rotateSecret},
 		{method: "GET", pattern: "/api/endpoints/{id}/secret", need: PermSecrets, serve: h.getSecret},
 		{method: "POST", pattern: "/api/endpoints/{id}/recover", need: PermSend, serve: h.recoverFailed},
+		{method: "POST", pattern: "/api/endpoints/{id}/replay", need: PermSend, serve: h.replayMissing},
+		{method: "GET", pattern: "/api/formats", serve: h.listFormats},
 		{method: "GET", pattern: "/api/deliveries", serve: h.listDeliveries},
 		{method: "GET", pattern: "/api/deliveries/{id}", serve: h.getDelivery},
 		{method: "POST", pattern: "/api/deliveries/{id}/redeliver", need: PermSend, serve: h.redeliver},
@@ -130,6 +132,9 @@ type endpointInput struct {
 	RateLimit   float64           `json:"rate_limit"`
 	Metadata    map[string]string `json:"metadata"`
 	Secret      string            `json:"secret"`
+	Channels    []string          `json:"channels"`
+	Filter      string            `json:"filter"`
+	Format      string            `json:"format"`
 }
 
 // endpointWithSecret is an endpoint answer that carries its secret.
@@ -146,6 +151,7 @@ func (h *handler) createEndpoint(w http.ResponseWriter, r *http.Request, s scope
 	ep := &webhook.Endpoint{
 		ID: in.ID, Tenant: in.Tenant, URL: in.URL, Description: in.Description, EventTypes: in.EventTypes,
 		Disabled: in.Disabled, Headers: in.Headers, RateLimit: in.RateLimit, Metadata: in.Metadata, Secret: in.Secret,
+		Channels: in.Channels, Filter: in.Filter, Format: in.Format,
 	}
 	if !s.operator {
 		ep.Tenant = s.tenant // a portal user cannot create for another tenant
@@ -183,6 +189,7 @@ type endpointPatch struct {
 	Headers     *map[string]string `json:"headers"`
 	RateLimit   *float64           `json:"rate_limit"`
 	Metadata    *map[string]string `json:"metadata"`
+	routingPatch
 }
 
 func (h *handler) patchEndpoint(w http.ResponseWriter, r *http.Request, s scope) error {
@@ -215,6 +222,7 @@ func (h *handler) patchEndpoint(w http.ResponseWriter, r *http.Request, s scope)
 	if p.Metadata != nil {
 		ep.Metadata = *p.Metadata
 	}
+	p.routingPatch.apply(ep)
 	if err := h.d.UpdateEndpoint(r.Context(), ep); err != nil {
 		return err
 	}

@@ -164,7 +164,8 @@ func TestOpenAPIMatchesResponses(t *testing.T) {
 	}))
 	defer recv.Close()
 	store := webhook.NewMemoryStore()
-	d, err := webhook.New(webhook.Config{Store: store, AllowHTTP: true, AllowPrivateNetworks: true})
+	d, err := webhook.New(webhook.Config{Store: store, AllowHTTP: true, AllowPrivateNetworks: true,
+		Formats: map[string]webhook.EnvelopeFunc{"legacy": webhook.StandardEnvelope}})
 	require.NoError(t, err)
 	h, err := New(d, &Options{
 		EventTypes: []EventType{{Name: "invoice.paid", Description: "Paid.", Group: "Invoices", Version: "2", Deprecated: "use invoice.settled",
@@ -199,7 +200,7 @@ func TestOpenAPIMatchesResponses(t *testing.T) {
 	}
 
 	ep := call("POST", "/api/endpoints", "/api/endpoints",
-		`{"url":"`+recv.URL+`","description":"d","event_types":["invoice.paid"],"headers":{"X-A":"b"},"metadata":{"k":"v"},"rate_limit":5}`, 201)
+		`{"url":"`+recv.URL+`","description":"d","event_types":["invoice.paid"],"headers":{"X-A":"b"},"metadata":{"k":"v"},"rate_limit":5,"channels":["eu"],"format":"legacy"}`, 201)
 	id := ep["id"].(string)
 	// Fields only the dispatcher sets: a run of failures, a reason.
 	stored, err := store.GetEndpoint(ctx, id)
@@ -220,6 +221,8 @@ func TestOpenAPIMatchesResponses(t *testing.T) {
 	_, err = d.Publish(ctx, webhook.RawEvent{Type: "invoice.paid", Data: json.RawMessage(`{"id":"in_2"}`)}, &webhook.PublishOpts{Metadata: map[string]string{"k": "v"}})
 	require.NoError(t, err)
 	call("GET", "/api/deliveries", "/api/deliveries?endpoint_id="+id, "", 200)
+	call("POST", "/api/endpoints/{id}/replay", "/api/endpoints/"+id+"/replay", `{"since":"2020-01-01T00:00:00Z"}`, 200)
+	call("GET", "/api/formats", "/api/formats", "", 200)
 	dlv := att["delivery_id"].(string)
 	call("GET", "/api/deliveries/{id}", "/api/deliveries/"+dlv, "", 200)
 	call("POST", "/api/deliveries/{id}/redeliver", "/api/deliveries/"+dlv+"/redeliver", "", 202)

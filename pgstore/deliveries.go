@@ -131,7 +131,8 @@ func (s *Store) insertMessage(ctx context.Context, q querier, msg *webhook.Messa
 	}
 	var inserted, notified int
 	err := q.QueryRow(ctx, s.q.insertMessage, msg.ID, msg.Tenant, msg.Type, payload, msg.Metadata, msg.CreatedAt,
-		ids, eps, states, attempts, nexts, created, updated, s.channel, notify).Scan(&inserted, &notified)
+		ids, eps, states, attempts, nexts, created, updated, s.channel, notify,
+		nonNil(msg.Channels), []byte(msg.Data)).Scan(&inserted, &notified)
 	if err != nil {
 		return mapErr(err, "inserting message "+msg.ID)
 	}
@@ -165,12 +166,20 @@ func (s *Store) GetMessage(ctx context.Context, id string) (*webhook.Message, er
 	if err := s.pool.QueryRow(ctx, s.q.getMessage, id).Scan(messageDest(m)...); err != nil {
 		return nil, mapErr(err, "message "+id)
 	}
-	m.CreatedAt = m.CreatedAt.UTC()
+	finishMessage(m)
 	return m, nil
 }
 
 func messageDest(m *webhook.Message) []any {
-	return []any{&m.ID, &m.Tenant, &m.Type, (*[]byte)(&m.Payload), &m.Metadata, &m.CreatedAt}
+	return []any{&m.ID, &m.Tenant, &m.Type, (*[]byte)(&m.Payload), &m.Metadata, &m.CreatedAt, &m.Channels, (*[]byte)(&m.Data)}
+}
+
+// finishMessage normalises a scanned message.
+func finishMessage(m *webhook.Message) {
+	m.CreatedAt = m.CreatedAt.UTC()
+	if len(m.Channels) == 0 {
+		m.Channels = nil
+	}
 }
 
 // deliveryDest returns the scan destinations of deliveryCols and a func
@@ -213,7 +222,7 @@ func scanClaimed(row pgx.Row) (*webhook.Claimed, error) {
 	ddone()
 	edone()
 	c.LeaseExpiresAt = c.LeaseExpiresAt.UTC()
-	c.Message.CreatedAt = c.Message.CreatedAt.UTC()
+	finishMessage(c.Message)
 	return c, nil
 }
 

@@ -16,7 +16,16 @@ func endpointArgs(ep *webhook.Endpoint) []any {
 	}
 	return []any{ep.ID, ep.Tenant, ep.URL, ep.Description, types, ep.Disabled, ep.DisabledReason,
 		ep.Secret, ep.PreviousSecret, nullTime(ep.PreviousSecretExpiresAt), ep.Headers, ep.RateLimit,
-		ep.Metadata, ep.CreatedAt, ep.UpdatedAt, ep.SigningKey, nullTime(ep.FailingSince)}
+		ep.Metadata, ep.CreatedAt, ep.UpdatedAt, ep.SigningKey, nullTime(ep.FailingSince),
+		nonNil(ep.Channels), ep.Filter, ep.Format}
+}
+
+// nonNil gives text[] columns declared NOT NULL an empty array for nil.
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
 }
 
 // endpointDest returns the scan destinations of endpointCols and a func
@@ -25,13 +34,16 @@ func endpointDest(ep *webhook.Endpoint) ([]any, func()) {
 	var prevExp, failing *time.Time
 	dest := []any{&ep.ID, &ep.Tenant, &ep.URL, &ep.Description, &ep.EventTypes, &ep.Disabled,
 		&ep.DisabledReason, &ep.Secret, &ep.PreviousSecret, &prevExp, &ep.Headers, &ep.RateLimit,
-		&ep.Metadata, &ep.CreatedAt, &ep.UpdatedAt, &ep.SigningKey, &failing}
+		&ep.Metadata, &ep.CreatedAt, &ep.UpdatedAt, &ep.SigningKey, &failing, &ep.Channels, &ep.Filter, &ep.Format}
 	return dest, func() {
 		ep.PreviousSecretExpiresAt = utc(prevExp)
 		ep.FailingSince = utc(failing)
 		ep.CreatedAt, ep.UpdatedAt = ep.CreatedAt.UTC(), ep.UpdatedAt.UTC()
 		if len(ep.EventTypes) == 0 {
 			ep.EventTypes = nil
+		}
+		if len(ep.Channels) == 0 {
+			ep.Channels = nil
 		}
 	}
 }
@@ -51,7 +63,7 @@ func (s *Store) GetEndpoint(ctx context.Context, id string) (*webhook.Endpoint, 
 // UpdateEndpoint implements webhook.Store.
 func (s *Store) UpdateEndpoint(ctx context.Context, ep *webhook.Endpoint) error {
 	args := endpointArgs(ep)
-	args = append(args[:13], ep.UpdatedAt, ep.SigningKey, nullTime(ep.FailingSince)) // CreatedAt stays
+	args = append(args[:13], ep.UpdatedAt, ep.SigningKey, nullTime(ep.FailingSince), nonNil(ep.Channels), ep.Filter, ep.Format) // CreatedAt stays
 	tag, err := s.pool.Exec(ctx, s.q.updateEndpoint, args...)
 	if err != nil {
 		return mapErr(err, "endpoint "+ep.ID)
@@ -91,9 +103,10 @@ func (s *Store) ListEndpoints(ctx context.Context, q webhook.EndpointQuery) ([]*
 }
 
 // MatchEndpoints implements webhook.EndpointMatcher: the tenant's enabled
-// endpoints subscribed to eventType, chosen by the database.
-func (s *Store) MatchEndpoints(ctx context.Context, tenant, eventType string) ([]*webhook.Endpoint, error) {
-	rows, err := s.pool.Query(ctx, s.q.matchEndpoints, tenant, eventType)
+// endpoints subscribed to the type and taking the channels, chosen by the
+// database.
+func (s *Store) MatchEndpoints(ctx context.Context, q webhook.MatchQuery) ([]*webhook.Endpoint, error) {
+	rows, err := s.pool.Query(ctx, s.q.matchEndpoints, q.Tenant, q.EventType, nonNil(q.Channels))
 	if err != nil {
 		return nil, mapErr(err, "matching endpoints")
 	}
@@ -103,7 +116,7 @@ func (s *Store) MatchEndpoints(ctx context.Context, tenant, eventType string) ([
 	}
 	out := eps[:0]
 	for _, ep := range eps {
-		if ep.Subscribes(eventType) { // the Go rule has the last word
+		if ep.Subscribes(q.EventType) && ep.Receives(q.Channels) { // the Go rules have the last word
 			out = append(out, ep)
 		}
 	}

@@ -17,12 +17,12 @@ type queries struct {
 
 const endpointCols = `e.id, e.tenant, e.url, e.description, e.event_types, e.disabled, e.disabled_reason,
 	e.secret, e.previous_secret, e.previous_secret_expires_at, e.headers, e.rate_limit, e.metadata,
-	e.created_at, e.updated_at, e.signing_key, e.failing_since`
+	e.created_at, e.updated_at, e.signing_key, e.failing_since, e.channels, e.filter, e.format`
 
 const deliveryCols = `d.id, d.message_id, d.endpoint_id, d.tenant, d.event_type, d.state, d.attempts,
 	d.next_attempt_at, d.last_attempt_at, d.last_status_code, d.last_error, d.created_at, d.updated_at`
 
-const messageCols = `m.id, m.tenant, m.event_type, m.payload, m.metadata, m.created_at`
+const messageCols = `m.id, m.tenant, m.event_type, m.payload, m.metadata, m.created_at, m.channels, m.data`
 
 const attemptCols = `a.id, a.delivery_id, a.message_id, a.endpoint_id, a.number, a.started_at, a.duration_ns,
 	a.status_code, a.error, a.response, a.request_headers, a.response_headers`
@@ -42,12 +42,13 @@ func buildQueries(schema string) queries {
 	q := queries{schema: schema}
 	q.createEndpoint = r.Replace(`INSERT INTO {{S}}.endpoints (id, tenant, url, description, event_types, disabled,
 	disabled_reason, secret, previous_secret, previous_secret_expires_at, headers, rate_limit, metadata,
-	created_at, updated_at, signing_key, failing_since) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`)
+	created_at, updated_at, signing_key, failing_since, channels, filter, format)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)`)
 	q.getEndpoint = r.Replace(`SELECT ` + endpointCols + ` FROM {{S}}.endpoints e WHERE e.id = $1`)
 	q.updateEndpoint = r.Replace(`UPDATE {{S}}.endpoints SET tenant = $2, url = $3, description = $4,
 	event_types = $5, disabled = $6, disabled_reason = $7, secret = $8, previous_secret = $9,
 	previous_secret_expires_at = $10, headers = $11, rate_limit = $12, metadata = $13, updated_at = $14,
-	signing_key = $15, failing_since = $16
+	signing_key = $15, failing_since = $16, channels = $17, filter = $18, format = $19
 	WHERE id = $1`)
 	q.deleteEndpoint = r.Replace(`DELETE FROM {{S}}.endpoints WHERE id = $1`)
 	q.listEndpoints = r.Replace(`SELECT ` + endpointCols + ` FROM {{S}}.endpoints e
@@ -59,7 +60,8 @@ func buildQueries(schema string) queries {
 	q.matchEndpoints = r.Replace(`SELECT ` + endpointCols + ` FROM {{S}}.endpoints e
 	WHERE e.tenant = $1 AND NOT e.disabled AND (cardinality(e.event_types) = 0
 		OR e.event_types && ARRAY[$2::text, '*']
-		OR EXISTS (SELECT 1 FROM unnest(e.event_types) t WHERE right(t, 2) = '.*' AND starts_with($2, left(t, -1))))`)
+		OR EXISTS (SELECT 1 FROM unnest(e.event_types) t WHERE right(t, 2) = '.*' AND starts_with($2, left(t, -1))))
+	AND (cardinality(e.channels) = 0 OR e.channels && $3::text[])`)
 
 	// One statement: the message (nothing if its ID exists), its
 	// deliveries to the endpoints that still exist, and a NOTIFY that
@@ -77,8 +79,8 @@ func buildQueries(schema string) queries {
 ), k AS (
 	SELECT x.* FROM x JOIN e ON e.id = x.endpoint_id
 ), m AS (
-	INSERT INTO {{S}}.messages (id, tenant, event_type, payload, metadata, fanout, created_at)
-	VALUES ($1, $2, $3, $4, $5, (SELECT count(*) FROM k), $6)
+	INSERT INTO {{S}}.messages (id, tenant, event_type, payload, metadata, fanout, created_at, channels, data)
+	VALUES ($1, $2, $3, $4, $5, (SELECT count(*) FROM k), $6, $16, $17)
 	ON CONFLICT (id) DO NOTHING
 	RETURNING id
 ), d AS (

@@ -93,6 +93,7 @@ type Store struct {
 	listenCfg *pgx.ConnConfig
 	log       *slog.Logger
 	q         queries
+	rq        replayQueries
 
 	insertTimeout time.Duration // see Options.InsertTimeout
 
@@ -157,6 +158,7 @@ func New(pool *pgxpool.Pool, opts *Options) *Store {
 	}
 	s.insertTimeout = o.InsertTimeout
 	s.q = buildQueries(pgx.Identifier{o.Schema}.Sanitize())
+	s.rq = buildReplayQueries(pgx.Identifier{o.Schema}.Sanitize())
 	return s
 }
 

@@ -103,7 +103,7 @@ func TestMatchEndpoints(t *testing.T) {
 		{"payment.x", []string{"all", "nomatch", "star"}},
 		{"rewardXissued", []string{"all", "star"}},
 	} {
-		eps, err := s.MatchEndpoints(ctx, "t", tc.typ)
+		eps, err := s.MatchEndpoints(ctx, webhook.MatchQuery{Tenant: "t", EventType: tc.typ})
 		require.NoError(t, err)
 		var got []string
 		for _, ep := range eps {

@@ -49,7 +49,7 @@ func testEndpointMatcher(t *testing.T, s webhook.Store) {
 					want = append(want, ep.ID)
 				}
 			}
-			eps, err := m.MatchEndpoints(ctx, tenant, typ)
+			eps, err := m.MatchEndpoints(ctx, webhook.MatchQuery{Tenant: tenant, EventType: typ})
 			require.NoError(t, err)
 			var got []string
 			for _, ep := range eps {

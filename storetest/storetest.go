@@ -47,6 +47,9 @@ func Run(t *testing.T, newStore func(t *testing.T) webhook.Store) {
 		{"Backlog", testBacklog},
 		{"EndpointMatcher", testEndpointMatcher},
 		{"Notifier", testNotifier},
+		{"Routing", testRouting},
+		{"MatchChannels", testMatchChannels},
+		{"Replay", testReplay},
 		{"Validation", testValidation},
 		{"FarFutureDue", testFarFutureDue},
 	}

@@ -67,6 +67,7 @@ func newEnv(t *testing.T, nd NewDispatcher) *env {
 		AllowHTTP: true, AllowPrivateNetworks: true,
 		Retry:        webhook.RetryPolicy{MaxAttempts: 1},
 		PollInterval: 20 * time.Millisecond, AttemptTimeout: 5 * time.Second,
+		Filter: stubFilters{}, Formats: testFormats,
 	})
 	require.NoError(t, e.d.Start(context.Background()))
 	t.Cleanup(func() {
@@ -224,6 +225,8 @@ func Run(t *testing.T, nd NewDispatcher) {
 		t.Run(name+"/BadInput", func(t *testing.T) { testBadInput(t, nd, portal) })
 	}
 	t.Run("TenantIsolation", func(t *testing.T) { testTenantIsolation(t, nd) })
+	t.Run("Operator/Routing", func(t *testing.T) { testRouting(t, nd, false) })
+	t.Run("Portal/Routing", func(t *testing.T) { testRouting(t, nd, true) })
 }
 
 func testEndpoints(t *testing.T, nd NewDispatcher, portal bool) {
@@ -596,7 +599,7 @@ func testTenantIsolation(t *testing.T, nd NewDispatcher) {
 			switch {
 			case m == "PATCH":
 				body = map[string]any{"description": "hijacked"}
-			case strings.HasSuffix(path, "/recover"):
+			case strings.HasSuffix(path, "/recover"), strings.HasSuffix(path, "/replay"):
 				body = map[string]any{"since": "2000-01-01T00:00:00Z"}
 			case strings.HasSuffix(path, "/disable"):
 				body = map[string]any{"reason": "hijacked"}
@@ -608,7 +611,7 @@ func testTenantIsolation(t *testing.T, nd NewDispatcher) {
 			checked++
 		}
 	}
-	assert.Equal(t, 12, checked, "every {id} route was tried")
+	assert.Equal(t, 13, checked, "every {id} route was tried")
 
 	// Nothing of A's changed or was sent.
 	ep, err := e.d.GetEndpoint(context.Background(), epA)

@@ -324,7 +324,7 @@
 
   // ---- one endpoint ----
   async function endpointView(id) {
-    const [ep, types] = await Promise.all([api("GET", "endpoints/" + enc(id)), eventTypes()]);
+    const [ep, types, formats] = await Promise.all([api("GET", "endpoints/" + enc(id)), eventTypes(), api("GET", "formats").then((l) => l.data)]);
     document.title = document.title.split(" · ")[0] + " · " + ep.url;
     if (new URLSearchParams(location.search).has("created")) say("Endpoint added.");
     const props = el("dl", { class: "props" });
@@ -336,6 +336,7 @@
         el("dt", {}, "Description"), el("dd", { id: "ep-description" }, ep.description || "—"),
         el("dt", {}, "Status"), el("dd", { id: "ep-status" }, ep.disabled ? [badge("disabled"), " ", ep.disabled_reason || ""] : badge("enabled")),
         el("dt", {}, "Event types"), el("dd", {}, typesText(ep.event_types)),
+        routingProps(ep),
         el("dt", {}, "Created"), el("dd", {}, when(ep.created_at)),
       ]);
     }
@@ -392,8 +393,8 @@
     main.append(testOut);
 
     if (cfg.canReveal) main.append(secretSection(id));
-    if (can("manage")) main.append(editForm(ep, types, (next) => { Object.assign(ep, next); showProps(ep); clear(main.querySelector("h1.url")).append(ep.url); }));
-    if (can("send")) main.append(recoverForm(id, () => loadDeliveries()));
+    if (can("manage")) main.append(editForm(ep, types, formats, (next) => { Object.assign(ep, next); showProps(ep); clear(main.querySelector("h1.url")).append(ep.url); }));
+    if (can("send")) main.append(recoverForm(id, () => loadDeliveries()), replayForm(id, () => loadDeliveries()));
 
     const dtable = el("tbody");
     main.append(el("h2", {}, "Recent deliveries"), el("div", { class: "table-wrap" }, el("table", { class: "responsive", id: "deliveries" },
@@ -437,18 +438,19 @@
     return sec;
   }
 
-  function editForm(ep, types, done) {
+  function editForm(ep, types, formats, done) {
     const url = el("input", { type: "url", required: true, value: ep.url });
     const desc = el("input", { type: "text", maxlength: 1024, value: ep.description });
     const chooser = eventTypeChooser(types, ep.event_types);
     chooser.querySelectorAll("input").forEach((i) => { i.id = "edit-" + i.id; });
     chooser.querySelectorAll("label[for]").forEach((l) => l.setAttribute("for", "edit-" + l.getAttribute("for")));
     const submit = el("button", { type: "submit" }, "Save");
-    const form = el("form", { class: "card", id: "edit-endpoint" }, el("h2", {}, "Edit"), field("URL", url), field("Description", desc), chooser, el("div", { class: "actions" }, submit));
+    const routing = routingInputs(ep, formats);
+    const form = el("form", { class: "card", id: "edit-endpoint" }, el("h2", {}, "Edit"), field("URL", url), field("Description", desc), chooser, routing.fields, el("div", { class: "actions" }, submit));
     form.addEventListener("submit", (ev) => {
       ev.preventDefault();
       busy(submit, async () => {
-        const next = await api("PATCH", "endpoints/" + enc(ep.id), { url: url.value.trim(), description: desc.value, event_types: chooser.value() });
+        const next = await api("PATCH", "endpoints/" + enc(ep.id), Object.assign({ url: url.value.trim(), description: desc.value, event_types: chooser.value() }, routing.value()));
         done(next);
         say("Saved.");
       });
@@ -465,6 +467,45 @@
       busy(submit, async () => {
         const r = await api("POST", "endpoints/" + enc(id) + "/recover", { since: new Date(since.value).toISOString() });
         say(r.requeued + " deliveries sent again.");
+        done();
+      });
+    });
+    return form;
+  }
+  // Routing: channels, filter and format of an endpoint, and replay.
+  function routingProps(ep) {
+    return [
+      el("dt", {}, "Channels"), el("dd", { id: "ep-channels" }, ep.channels && ep.channels.length ? ep.channels.join(", ") : "all"),
+      el("dt", {}, "Filter"), el("dd", { id: "ep-filter" }, ep.filter ? el("code", {}, ep.filter) : "none"),
+      el("dt", {}, "Format"), el("dd", { id: "ep-format" }, ep.format || "default (Standard Webhooks)"),
+    ];
+  }
+  function routingInputs(ep, formats) {
+    const channels = el("input", { type: "text", id: "edit-channels", value: (ep.channels || []).join(", "), placeholder: "eu, store:7" });
+    const filter = el("textarea", { id: "edit-filter", rows: 2, maxlength: 4096, spellcheck: "false", placeholder: "data.amount >= 100" });
+    filter.value = ep.filter || "";
+    const format = el("select", { id: "edit-format" }, el("option", { value: "" }, "default (Standard Webhooks)"),
+      (formats || []).map((f) => el("option", { value: f }, f)));
+    format.value = ep.format || "";
+    return {
+      fields: [
+        field("Channels", channels, "Comma-separated; empty: every message."),
+        field("Filter", filter, "An expression over type, tenant, channels, metadata and data; empty: everything."),
+        field("Body format", format),
+      ],
+      value: () => ({ channels: channels.value.split(",").map((c) => c.trim()).filter((c) => c), filter: filter.value.trim(), format: format.value }),
+    };
+  }
+  function replayForm(id, done) {
+    const since = el("input", { type: "datetime-local", id: "replay-since", required: true, value: localInput(new Date(Date.now() - 24 * 3600e3)) });
+    const submit = el("button", { type: "submit", class: "secondary", id: "replay-submit" }, "Replay missed messages");
+    const form = el("form", { class: "card", id: "replay" }, el("h2", {}, "Replay missed messages"),
+      field("Since", since, "Every message since then that this endpoint subscribes to now and never got is queued for it, once."), el("div", { class: "actions" }, submit));
+    form.addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      busy(submit, async () => {
+        const r = await api("POST", "endpoints/" + enc(id) + "/replay", { since: new Date(since.value).toISOString() });
+        say(r.queued + " missed messages queued.");
         done();
       });
     });
