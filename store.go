@@ -40,7 +40,9 @@ type Store interface {
 	// InsertMessage stores msg and its deliveries in one atomic step: all or
 	// nothing. Each delivery arrives with ID, MessageID, EndpointID,
 	// Tenant, EventType, State pending, NextAttemptAt and times filled in.
-	// The payload is stored once, whatever the number of deliveries.
+	// The payload is stored once, whatever the number of deliveries. A
+	// message has at most one delivery per endpoint: two deliveries of msg
+	// to one endpoint are ErrConflict, and nothing is stored.
 	//
 	// Message IDs are global (they are the webhook-id receivers dedupe
 	// on). If a message with msg.ID exists it stores nothing and returns

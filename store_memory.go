@@ -328,6 +328,9 @@ func (s *MemoryStore) InsertMessage(ctx context.Context, msg *Message, deliverie
 			return fmt.Errorf("%w: delivery %s exists", ErrConflict, d.ID)
 		}
 	}
+	if ep, ok := repeatedEndpoint(deliveries); ok {
+		return fmt.Errorf("%w: two deliveries of message %s to endpoint %s", ErrConflict, msg.ID, ep)
+	}
 	s.messages[msg.ID] = m
 	now, due := time.Now().UnixNano(), false
 	for i, d := range deliveries {
@@ -453,4 +456,28 @@ func (s *MemoryStore) Close() error {
 		s.timer.Stop()
 	}
 	return nil
+}
+
+// repeatedEndpoint returns an endpoint ID that two of ds share, if any: a
+// message has at most one delivery per endpoint (Postgres holds it with a
+// unique index).
+func repeatedEndpoint(ds []*Delivery) (string, bool) {
+	if len(ds) <= 32 { // no allocation for the usual fan-out
+		for i, d := range ds {
+			for _, o := range ds[:i] {
+				if o.EndpointID == d.EndpointID {
+					return d.EndpointID, true
+				}
+			}
+		}
+		return "", false
+	}
+	seen := make(map[string]struct{}, len(ds))
+	for _, d := range ds {
+		if _, ok := seen[d.EndpointID]; ok {
+			return d.EndpointID, true
+		}
+		seen[d.EndpointID] = struct{}{}
+	}
+	return "", false
 }

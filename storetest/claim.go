@@ -172,12 +172,18 @@ func testConcurrentClaims(t *testing.T, s webhook.Store) {
 // changes nothing in the store.
 func testClaimReturnsCopies(t *testing.T, s webhook.Store) {
 	ctx := context.Background()
-	ep := endpoint("t")
+	ep, ep2 := endpoint("t"), endpoint("t")
 	ep.Metadata = map[string]string{"owner": "billing"}
+	ep2.Metadata = map[string]string{"owner": "support"}
 	require.NoError(t, s.CreateEndpoint(ctx, ep))
-	msg, ds := publish(t, s, base, ep, ep)
-	want, err := s.GetEndpoint(ctx, ep.ID)
-	require.NoError(t, err)
+	require.NoError(t, s.CreateEndpoint(ctx, ep2))
+	msg, ds := publish(t, s, base, ep, ep2)
+	want := map[string]*webhook.Endpoint{}
+	for _, e := range []*webhook.Endpoint{ep, ep2} {
+		got, err := s.GetEndpoint(ctx, e.ID)
+		require.NoError(t, err)
+		want[e.ID] = got
+	}
 	wantMsg, err := s.GetMessage(ctx, msg.ID)
 	require.NoError(t, err)
 
@@ -193,9 +199,11 @@ func testClaimReturnsCopies(t *testing.T, s webhook.Store) {
 	}
 	check := func(what string) {
 		t.Helper()
-		got, err := s.GetEndpoint(ctx, ep.ID)
-		require.NoError(t, err)
-		assert.Equal(t, want, got, "%s: the store's endpoint changed with the claimed copy", what)
+		for id, w := range want {
+			got, err := s.GetEndpoint(ctx, id)
+			require.NoError(t, err)
+			assert.Equal(t, w, got, "%s: the store's endpoint changed with the claimed copy", what)
+		}
 		gotMsg, err := s.GetMessage(ctx, msg.ID)
 		require.NoError(t, err)
 		assert.Equal(t, wantMsg, gotMsg, "%s: the store's message changed with the claimed copy", what)
@@ -212,7 +220,8 @@ func testClaimReturnsCopies(t *testing.T, s webhook.Store) {
 	}
 	c, err := s.ClaimDelivery(ctx, other, webhook.ClaimParams{Owner: "test", Now: base, Lease: time.Minute})
 	require.NoError(t, err)
-	assert.Equal(t, want.URL, c.Endpoint.URL, "ClaimDelivery after a mutated Claim")
+	require.Contains(t, want, c.Endpoint.ID)
+	assert.Equal(t, want[c.Endpoint.ID].URL, c.Endpoint.URL, "ClaimDelivery after a mutated Claim")
 	assert.Equal(t, "a.b", c.Message.Type, "ClaimDelivery after a mutated Claim")
 	mutate(c)
 	check("ClaimDelivery")

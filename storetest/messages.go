@@ -45,6 +45,17 @@ func testInsertMessage(t *testing.T, s webhook.Store) {
 	_, err = s.GetDelivery(ctx, fresh.ID)
 	assert.ErrorIs(t, err, webhook.ErrNotFound, "a failed insert stores no delivery")
 
+	// At most one delivery per endpoint: two to one endpoint are a
+	// conflict, and nothing is stored.
+	msg3 := &webhook.Message{ID: id("msg"), Tenant: "t", Type: "a.b", Payload: []byte(`{}`), CreatedAt: base}
+	twice := func() *webhook.Delivery {
+		return &webhook.Delivery{ID: id("dlv"), MessageID: msg3.ID, EndpointID: ep1.ID, Tenant: "t", EventType: "a.b",
+			State: webhook.StatePending, NextAttemptAt: base, CreatedAt: base, UpdatedAt: base}
+	}
+	assert.ErrorIs(t, s.InsertMessage(ctx, msg3, []*webhook.Delivery{twice(), twice()}), webhook.ErrConflict)
+	_, err = s.GetMessage(ctx, msg3.ID)
+	assert.ErrorIs(t, err, webhook.ErrNotFound, "a refused insert stores no message")
+
 	// A message with no delivery is stored.
 	lone, _ := publish(t, s, base)
 	_, err = s.GetMessage(ctx, lone.ID)
