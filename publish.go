@@ -134,7 +134,7 @@ func (d *Dispatcher) prepare(pctx *publishCtx, ev Event, opts *PublishOpts) (*Me
 	}
 	msg.Payload = payload
 
-	eps, err := d.subscribers(pctx.ctx, o.Tenant, typ)
+	eps, err := d.matchFor(pctx, o.Tenant, typ)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -372,6 +372,16 @@ func (s *MemoryStore) InsertMessage(ctx context.Context, msg *Message, deliverie
 			return fmt.Errorf("%w: delivery %s exists", ErrConflict, d.ID)
 		}
 	}
+	if s.insertLocked(msg, m, mds, deliveries) {
+		s.signalLocked()
+	}
+	s.armTopLocked()
+	return nil
+}
+
+// insertLocked stores m (msg, checked to be new) with its deliveries in
+// mds, and reports whether one of them is due now.
+func (s *MemoryStore) insertLocked(msg *Message, m *memMessage, mds []memDelivery, deliveries []*Delivery) bool {
 	s.messages[msg.ID] = m
 	now, due := time.Now().UnixNano(), false
 	for i, d := range deliveries {
@@ -392,11 +402,7 @@ func (s *MemoryStore) InsertMessage(ctx context.Context, msg *Message, deliverie
 			due = due || md.next <= now
 		}
 	}
-	if due {
-		s.signalLocked()
-	}
-	s.armTopLocked()
-	return nil
+	return due
 }
 
 func copyMessage(m *Message) *Message {
