@@ -6,7 +6,7 @@ import "strings"
 type queries struct {
 	createEndpoint, getEndpoint, updateEndpoint, deleteEndpoint string
 	listEndpoints, matchEndpoints                               string
-	insertMessage, getMessage, messageTenant                    string
+	getMessage, messageTenant                                   string
 	claim, claimSkip, claimDelivery, record                     string
 	getDelivery                                                 string
 	requeueOne, requeueEndpoint                                 string
@@ -61,36 +61,6 @@ func buildQueries(schema string) queries {
 		OR e.event_types && ARRAY[$2::text, '*']
 		OR EXISTS (SELECT 1 FROM unnest(e.event_types) t WHERE right(t, 2) = '.*' AND starts_with($2, left(t, -1))))`)
 
-	// One statement: the message (nothing if its ID exists), its
-	// deliveries to the endpoints that still exist, and a NOTIFY that
-	// listeners receive when the enclosing transaction commits. FOR KEY
-	// SHARE makes an endpoint's deletion wait for this statement, or this
-	// statement wait for a deletion in progress and then skip the endpoint
-	// (READ COMMITTED rechecks the row), so a publish racing DeleteEndpoint
-	// stores no delivery of the deleted endpoint and never trips the
-	// foreign key. fanout counts the deliveries actually stored.
-	q.insertMessage = r.Replace(`WITH x AS (
-	SELECT * FROM unnest($7::text[], $8::text[], $9::text[], $10::int[], $11::timestamptz[], $12::timestamptz[], $13::timestamptz[])
-		AS x(id, endpoint_id, state, attempts, next_at, created_at, updated_at)
-), e AS (
-	SELECT id FROM {{S}}.endpoints WHERE id = ANY ($8::text[]) FOR KEY SHARE
-), k AS (
-	SELECT x.* FROM x JOIN e ON e.id = x.endpoint_id
-), m AS (
-	INSERT INTO {{S}}.messages (id, tenant, event_type, payload, metadata, fanout, created_at)
-	VALUES ($1, $2, $3, $4, $5, (SELECT count(*) FROM k), $6)
-	ON CONFLICT (id) DO NOTHING
-	RETURNING id
-), d AS (
-	INSERT INTO {{S}}.deliveries (id, message_id, endpoint_id, tenant, event_type, state, attempts,
-		next_attempt_at, claim_at, created_at, updated_at)
-	SELECT k.id, m.id, k.endpoint_id, $2, $3, k.state, k.attempts,
-		k.next_at, CASE WHEN k.state = 'pending' THEN k.next_at END, k.created_at, k.updated_at
-	FROM m, k
-	RETURNING 1
-)
-SELECT (SELECT count(*) FROM m),
-	(SELECT count(*) FROM (SELECT pg_notify($14, '') FROM d WHERE $15 LIMIT 1) n)`)
 	q.messageTenant = r.Replace(`SELECT tenant FROM {{S}}.messages WHERE id = $1`)
 	q.getMessage = r.Replace(`SELECT ` + messageCols + ` FROM {{S}}.messages m WHERE m.id = $1`)
 
