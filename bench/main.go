@@ -61,6 +61,7 @@ type options struct {
 	memory       bool
 	pgRows       string
 	pgVariants   string
+	pgSides      string
 	pgInstances  bool
 }
 
@@ -79,6 +80,7 @@ func main() {
 	flag.BoolVar(&o.memory, "memory", true, "run the memory store rows, the latency, heap and claim scaling runs (false: Postgres rows only)")
 	flag.StringVar(&o.pgRows, "pg-rows", "fanout1,fanout10,batch1000", "River vs hookline rows to run (with -database-url): fanout1, fanout10, batch1000")
 	flag.StringVar(&o.pgVariants, "pg-variants", "", "hookline store variants measured beside the default in the River rows (nogroup)")
+	flag.StringVar(&o.pgSides, "pg-sides", "river,hookline", "sides of the River vs hookline rows (river, hookline; variants come with -pg-variants)")
 	flag.BoolVar(&o.pgInstances, "pg-instances", true, "run the one vs two dispatchers Postgres rows (with -database-url)")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the first hookline round to this file")
 	memProfile := flag.String("memprofile", "", "write an allocation profile to this file at the end")

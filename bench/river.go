@@ -78,6 +78,7 @@ type side struct {
 // the default in the same rows (-pg-variants).
 var hooklineVariants = map[string]func(*pgstore.Options, *webhook.Config){
 	"nogroup": func(o *pgstore.Options, _ *webhook.Config) { o.MaxGroup = 1 },
+	"durable": func(o *pgstore.Options, _ *webhook.Config) { o.DurableLeases = true },
 }
 
 func init() { pgCompare = compareRun }
@@ -90,7 +91,12 @@ func compareRun(o options, rcv *receiver) []compareRow {
 		{Key: "fanout10", Name: "fan-out 10, one event per call (River InsertMany of its 10 jobs)", Fanout: 10, Batch: 1},
 		{Key: "batch1000", Name: "fan-out 1, 1,000 events per call (River InsertMany, hookline PublishBatch)", Fanout: 1, Batch: 1000},
 	}
-	sides := []side{{name: "river", run: riverRound}, {name: "hookline", run: hooklineCompareRound(nil)}}
+	var sides []side
+	for _, sd := range []side{{name: "river", run: riverRound}, {name: "hookline", run: hooklineCompareRound(nil)}} {
+		if strings.Contains(","+o.pgSides+",", ","+sd.name+",") {
+			sides = append(sides, sd)
+		}
+	}
 	for _, v := range strings.Split(o.pgVariants, ",") {
 		if v = strings.TrimSpace(v); v == "" {
 			continue

@@ -86,6 +86,16 @@ type Options struct {
 	// publish is queued its write no longer depends on its caller's ctx
 	// (InsertTimeout bounds it). Defaults to 64; 1 turns grouping off.
 	MaxGroup int
+	// DurableLeases makes claims and records (an attempt's outcome) wait
+	// for their commit to reach disk, as publishes always do. Defaults to
+	// false: they commit asynchronously (synchronous_commit off for those
+	// transactions alone), which saves an fsync per claim and per record
+	// batch. A crash of Postgres may then lose the last few hundred
+	// milliseconds of claims and records, never a message or a delivery:
+	// the deliveries concerned are attempted again (at-least-once; the
+	// attempt log may miss the lost attempts). See asyncCommit in
+	// queries.go for the argument.
+	DurableLeases bool
 }
 
 // Store is a webhook.Store on PostgreSQL. It also implements
@@ -177,7 +187,11 @@ func New(pool *pgxpool.Pool, opts *Options) *Store {
 	}
 	sch := pgx.Identifier{o.Schema}.Sanitize()
 	s.insertManySQL, s.getMessagesSQL = insertManySQL(sch), getMessagesSQL(sch)
-	s.q = buildQueries(pgx.Identifier{o.Schema}.Sanitize())
+	leaseCommit := asyncCommit
+	if o.DurableLeases {
+		leaseCommit = "true"
+	}
+	s.q = buildQueries(pgx.Identifier{o.Schema}.Sanitize(), leaseCommit)
 	return s
 }
 
