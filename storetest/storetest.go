@@ -48,6 +48,7 @@ func Run(t *testing.T, newStore func(t *testing.T) webhook.Store) {
 		{"ConcurrentClaims", testConcurrentClaims},
 		{"Backlog", testBacklog},
 	}
+	tests = append(tests, batchTests()...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
