@@ -81,7 +81,40 @@ var hooklineVariants = map[string]func(*pgstore.Options, *webhook.Config){
 	"durable": func(o *pgstore.Options, _ *webhook.Config) { o.DurableLeases = true },
 }
 
-func init() { pgCompare = compareRun }
+// schemaVariants change the schema after Migrate, to measure what a part
+// of it costs (not something to run in production).
+var schemaVariants = map[string]func(ctx context.Context, pool *pgxpool.Pool, schema string){
+	// notriggers drops the backlog counters' triggers (migration 0005).
+	"notriggers": func(ctx context.Context, pool *pgxpool.Pool, schema string) {
+		for _, tg := range []string{"backlog_insert", "backlog_update", "backlog_delete"} {
+			if _, err := pool.Exec(ctx, "DROP TRIGGER "+tg+" ON "+pgx.Identifier{schema}.Sanitize()+".deliveries"); err != nil {
+				log.Fatal(err)
+			}
+		}
+	},
+}
+
+func init() {
+	pgCompare = compareRun
+	pgLatency = func(o options, rcv *receiver) latency {
+		return latencyOn(o, rcv, func() (webhook.Store, func()) {
+			ctx := context.Background()
+			schema := freshSchema("hookline_lat_")
+			pool := newBenchPool(o, "bench_hookline")
+			st := pgstore.New(pool, &pgstore.Options{Schema: schema})
+			if err := st.Migrate(ctx); err != nil {
+				log.Fatal(err)
+			}
+			return st, func() {
+				st.Close()
+				if _, err := pool.Exec(ctx, "DROP SCHEMA "+pgx.Identifier{schema}.Sanitize()+" CASCADE"); err != nil {
+					log.Fatal(err)
+				}
+				pool.Close()
+			}
+		})
+	}
+}
 
 // compareRun measures the rows o.pgRows names, rounds alternating between
 // River, hookline and any hookline variants.
@@ -92,7 +125,7 @@ func compareRun(o options, rcv *receiver) []compareRow {
 		{Key: "batch1000", Name: "fan-out 1, 1,000 events per call (River InsertMany, hookline PublishBatch)", Fanout: 1, Batch: 1000},
 	}
 	var sides []side
-	for _, sd := range []side{{name: "river", run: riverRound}, {name: "hookline", run: hooklineCompareRound(nil)}} {
+	for _, sd := range []side{{name: "river", run: riverRound}, {name: "hookline", run: hooklineCompareRound(nil, nil)}} {
 		if strings.Contains(","+o.pgSides+",", ","+sd.name+",") {
 			sides = append(sides, sd)
 		}
@@ -102,10 +135,11 @@ func compareRun(o options, rcv *receiver) []compareRow {
 			continue
 		}
 		mod, ok := hooklineVariants[v]
-		if !ok {
+		after := schemaVariants[v]
+		if !ok && after == nil {
 			log.Fatalf("unknown -pg-variants entry %q", v)
 		}
-		sides = append(sides, side{name: "hookline-" + v, run: hooklineCompareRound(mod)})
+		sides = append(sides, side{name: "hookline-" + v, run: hooklineCompareRound(mod, after)})
 	}
 	var out []compareRow
 	for _, r := range all {
@@ -225,7 +259,7 @@ func publishAll(total, batch int, publish func(first, n int)) {
 
 // hooklineCompareRound returns a round of hookline's Postgres store:
 // 16 tenants with r.Fanout endpoints each, every event to one tenant.
-func hooklineCompareRound(mod func(*pgstore.Options, *webhook.Config)) func(options, *receiver, compareRow) (float64, float64, float64, float64) {
+func hooklineCompareRound(mod func(*pgstore.Options, *webhook.Config), after func(context.Context, *pgxpool.Pool, string)) func(options, *receiver, compareRow) (float64, float64, float64, float64) {
 	return func(o options, rcv *receiver, r compareRow) (float64, float64, float64, float64) {
 		ctx := context.Background()
 		const app = "bench_hookline"
@@ -241,6 +275,9 @@ func hooklineCompareRound(mod func(*pgstore.Options, *webhook.Config)) func(opti
 		defer st.Close()
 		if err := st.Migrate(ctx); err != nil {
 			log.Fatal(err)
+		}
+		if after != nil {
+			after(ctx, pool, schema)
 		}
 		defer func() {
 			if _, err := pool.Exec(ctx, "DROP SCHEMA "+pgx.Identifier{schema}.Sanitize()+" CASCADE"); err != nil {
