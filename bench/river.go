@@ -79,6 +79,12 @@ type side struct {
 var hooklineVariants = map[string]func(*pgstore.Options, *webhook.Config){
 	"nogroup": func(o *pgstore.Options, _ *webhook.Config) { o.MaxGroup = 1 },
 	"durable": func(o *pgstore.Options, _ *webhook.Config) { o.DurableLeases = true },
+	"nocache": func(o *pgstore.Options, _ *webhook.Config) { o.DisableMatchCache = true },
+	// before: the store as it was before issue 16's changes, as far as
+	// options go (no group commit, durable leases, no match cache).
+	"before": func(o *pgstore.Options, _ *webhook.Config) {
+		o.MaxGroup, o.DurableLeases, o.DisableMatchCache = 1, true, true
+	},
 }
 
 // schemaVariants change the schema after Migrate, to measure what a part
@@ -153,7 +159,13 @@ func compareRun(o options, rcv *receiver) []compareRow {
 		}
 		for round := range o.rounds {
 			for i, sd := range sides {
-				rate, pub, gocpu, pgcpu := sd.run(o, rcv, r)
+				var rate, pub, gocpu, pgcpu float64
+				run := func() { rate, pub, gocpu, pgcpu = sd.run(o, rcv, r) }
+				if sd.name == "hookline" {
+					profileHookline(run) // -cpuprofile: the first hookline round (without -memory rows)
+				} else {
+					run()
+				}
 				st := &stats[i]
 				st.PerSec, st.PublishPerSec = append(st.PerSec, rate), append(st.PublishPerSec, pub)
 				st.GoCPUus, st.PgCPUus = append(st.GoCPUus, gocpu), append(st.PgCPUus, pgcpu)

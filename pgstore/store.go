@@ -96,6 +96,13 @@ type Options struct {
 	// attempt log may miss the lost attempts). See asyncCommit in
 	// queries.go for the argument.
 	DurableLeases bool
+	// DisableMatchCache makes every publish read the subscribed endpoints
+	// from the database. Defaults to false: answers are cached in process
+	// while the store's listener is connected, and emptied by the NOTIFY
+	// every endpoint write sends (on any instance); see matchcache.go.
+	// Turn it off if endpoints are changed in the database by other means
+	// than a Store.
+	DisableMatchCache bool
 }
 
 // Store is a webhook.Store on PostgreSQL. It also implements
@@ -121,9 +128,13 @@ type Store struct {
 	gq                            []*groupItem // queued, not yet taken
 	gflushers                     int          // callers flushing the queue
 
+	matches      matchCache // see matchcache.go
+	noMatchCache bool
+
 	lmu       sync.Mutex
 	subs      map[chan struct{}]struct{}
 	stopListn context.CancelFunc // cancels the running listener, nil when none
+	listening bool               // the listener holds its LISTEN
 	listeners sync.WaitGroup
 	closed    bool
 
@@ -182,6 +193,7 @@ func New(pool *pgxpool.Pool, opts *Options) *Store {
 	}
 	s.insertTimeout = o.InsertTimeout
 	s.maxGroup = o.MaxGroup
+	s.noMatchCache = o.DisableMatchCache
 	if s.maxGroup <= 0 {
 		s.maxGroup = 64
 	}
