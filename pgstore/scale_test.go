@@ -55,7 +55,7 @@ func TestBenchScaleFinished(t *testing.T) {
 	const events, publishers, batch = 2000, 8, 16
 	pubCost := map[int][]float64{}
 	claimCost := map[int][]float64{}
-	for round := range 3 {
+	for round := range 5 {
 		for _, l := range stores {
 			// Publish: events messages of one delivery each, from 8 goroutines.
 			start := time.Now()

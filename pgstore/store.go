@@ -7,7 +7,16 @@
 // due again when its leases expire. Publishing notifies the other instances
 // with NOTIFY inside the publishing transaction, so they wake on commit.
 // With webhook.PublishTx and a pgx.Tx, a message and its deliveries commit
-// or roll back with the host's own writes.
+// or roll back with the host's own writes; webhook.PublishBatch and
+// PublishBatchTx store many messages in one statement and one commit.
+//
+// What a delivery costs the database is kept small: concurrent publishes
+// share one statement and one commit (Options.MaxGroup), the subscribed
+// endpoints of a tenant and type are cached in process and invalidated
+// across instances by NOTIFY (Options.DisableMatchCache), and claims and
+// records commit without waiting for fsync, a loss that at-least-once
+// delivery absorbs (Options.DurableLeases). Publishes always wait for
+// fsync: an accepted publish survives a crash of Postgres or of the app.
 //
 //	pool, _ := pgxpool.New(ctx, os.Getenv("DATABASE_URL"))
 //	store := pgstore.New(pool, &pgstore.Options{Schema: "hookline"})
@@ -106,8 +115,10 @@ type Options struct {
 }
 
 // Store is a webhook.Store on PostgreSQL. It also implements
-// webhook.Notifier (LISTEN/NOTIFY), webhook.TxInserter[pgx.Tx] and
-// webhook.BacklogCounter (counters kept by triggers).
+// webhook.Notifier (LISTEN/NOTIFY), webhook.TxInserter[pgx.Tx],
+// webhook.BatchInserter, webhook.TxBatchInserter[pgx.Tx],
+// webhook.EndpointMatcher (cached) and webhook.BacklogCounter (counters
+// kept by triggers).
 // Create it with New, create its tables with Migrate, and Close it to stop
 // its listener. Safe for concurrent use, and by several processes at once.
 type Store struct {
