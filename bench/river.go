@@ -331,7 +331,7 @@ func hooklineCompareRound(mod func(*pgstore.Options, *webhook.Config), after fun
 				log.Fatal(err)
 			}
 		}
-		return timedPhases(o, rcv, pool, app, r, publish,
+		return timedPhases(o, rcv, pool, app, schema, r, publish,
 			func() {
 				if err := d.Start(ctx); err != nil {
 					log.Fatal(err)
@@ -351,7 +351,7 @@ func hooklineCompareRound(mod func(*pgstore.Options, *webhook.Config), after fun
 // r.Events events with the workers running, timed from the first publish
 // to the last receipt. It returns deliveries/s, publish-only
 // deliveries/s, and CPU per delivery (Go, Postgres) of the second phase.
-func timedPhases(o options, rcv *receiver, pool *pgxpool.Pool, app string, r compareRow,
+func timedPhases(o options, rcv *receiver, pool *pgxpool.Pool, app, schema string, r compareRow,
 	publish func(first, n int), start, stop func()) (float64, float64, float64, float64) {
 	pre := max(r.Batch, r.Events/4/r.Batch*r.Batch)
 	base := 1 << 30 // event numbers of the publish-only phase, apart from the timed ones
@@ -364,8 +364,9 @@ func timedPhases(o options, rcv *receiver, pool *pgxpool.Pool, app string, r com
 	if err := rcv.waitCount(before+int64(pre*r.Fanout), 5*time.Minute); err != nil {
 		log.Fatal(err)
 	}
-	// VACUUM is not run between phases here: each round has a fresh
-	// schema, and the round is short.
+	// Autovacuum is off on the machines this runs on: VACUUM ANALYZE the
+	// side's tables between the phases (each round has a fresh schema).
+	vacuumSchema(pool, schema)
 	before = rcv.count.Load()
 	deliveries := r.Events * r.Fanout
 	cpu := startCPU(pool, app)
@@ -377,6 +378,24 @@ func timedPhases(o options, rcv *receiver, pool *pgxpool.Pool, app string, r com
 	elapsed := time.Duration(rcv.last.Load() - t1.UnixNano())
 	goUS, pgUS := cpu.perDelivery(deliveries)
 	return float64(deliveries) / elapsed.Seconds(), pubRate, goUS, pgUS
+}
+
+// vacuumSchema runs VACUUM ANALYZE on every table of schema.
+func vacuumSchema(pool *pgxpool.Pool, schema string) {
+	ctx := context.Background()
+	rows, err := pool.Query(ctx, "SELECT tablename FROM pg_tables WHERE schemaname = $1", schema)
+	if err != nil {
+		log.Fatal(err)
+	}
+	tables, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, t := range tables {
+		if _, err := pool.Exec(ctx, "VACUUM ANALYZE "+pgx.Identifier{schema, t}.Sanitize()); err != nil {
+			log.Fatal(err)
+		}
+	}
 }
 
 // riverArgs is River's job: one delivery of an envelope to one endpoint.
@@ -521,7 +540,7 @@ func riverRound(o options, rcv *receiver, r compareRow) (float64, float64, float
 			log.Fatal(err)
 		}
 	}
-	return timedPhases(o, rcv, pool, app, r, publish,
+	return timedPhases(o, rcv, pool, app, schema, r, publish,
 		func() {
 			if err := client.Start(ctx); err != nil {
 				log.Fatal(err)
