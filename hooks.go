@@ -61,6 +61,8 @@ type publishCtx struct {
 	ctx   context.Context
 	msg   *Message // set once BeforePublish ran
 	began bool
+	// match, when set, finds the subscribers instead of d.subscribers.
+	match func(ctx context.Context, q MatchQuery) ([]*Endpoint, error)
 }
 
 // beforePublish gives msg a Metadata map of its own and runs the

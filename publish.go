@@ -64,7 +64,7 @@ func (d *Dispatcher) prepare(pctx *publishCtx, ev Event, opts *PublishOpts) (*Me
 		msg.Data = data
 	}
 
-	eps, err := d.subscribers(pctx.ctx, MatchQuery{Tenant: o.Tenant, EventType: typ, Channels: msg.Channels})
+	eps, err := d.matchFor(pctx, MatchQuery{Tenant: o.Tenant, EventType: typ, Channels: msg.Channels})
 	if err != nil {
 		return nil, nil, err
 	}

@@ -331,6 +331,16 @@ func (s *MemoryStore) InsertMessage(ctx context.Context, msg *Message, deliverie
 	if ep, ok := repeatedEndpoint(deliveries); ok {
 		return fmt.Errorf("%w: two deliveries of message %s to endpoint %s", ErrConflict, msg.ID, ep)
 	}
+	if s.insertLocked(msg, m, mds, deliveries) {
+		s.signalLocked()
+	}
+	s.armTopLocked()
+	return nil
+}
+
+// insertLocked stores m (msg, checked to be new) with its deliveries in
+// mds, and reports whether one of them is due now.
+func (s *MemoryStore) insertLocked(msg *Message, m *memMessage, mds []memDelivery, deliveries []*Delivery) bool {
 	s.messages[msg.ID] = m
 	now, due := time.Now().UnixNano(), false
 	for i, d := range deliveries {
@@ -339,11 +349,7 @@ func (s *MemoryStore) InsertMessage(ctx context.Context, msg *Message, deliverie
 		}
 		due = s.addDeliveryLocked(m, d, &mds[i], now) || due
 	}
-	if due {
-		s.signalLocked()
-	}
-	s.armTopLocked()
-	return nil
+	return due
 }
 
 // addDeliveryLocked stores d of message m in md and queues it if pending;

@@ -58,6 +58,12 @@ type options struct {
 	jsonPath     string
 	skipScaling  bool
 	instrument   bool
+	memory       bool
+	pgRows       string
+	pgVariants   string
+	pgSides      string
+	pgInstances  bool
+	pgLatency    bool
 }
 
 func main() {
@@ -72,6 +78,12 @@ func main() {
 	flag.StringVar(&o.jsonPath, "json", "bench-results.json", "where to write the results as JSON (empty: nowhere)")
 	flag.BoolVar(&o.skipScaling, "skip-scaling", false, "skip the claim scaling run (it fills 1M deliveries)")
 	flag.BoolVar(&o.instrument, "otel", true, "also measure with OpenTelemetry instrumentation on (when built in)")
+	flag.BoolVar(&o.memory, "memory", true, "run the memory store rows, the latency, heap and claim scaling runs (false: Postgres rows only)")
+	flag.StringVar(&o.pgRows, "pg-rows", "fanout1,fanout10,batch1000", "River vs hookline rows to run (with -database-url): fanout1, fanout10, batch1000")
+	flag.StringVar(&o.pgVariants, "pg-variants", "", "hookline store variants measured beside the default in the River rows (nogroup)")
+	flag.StringVar(&o.pgSides, "pg-sides", "river,hookline", "sides of the River vs hookline rows (river, hookline; variants come with -pg-variants)")
+	flag.BoolVar(&o.pgLatency, "pg-latency", true, "measure publish->receipt latency on Postgres at -rate (with -database-url)")
+	flag.BoolVar(&o.pgInstances, "pg-instances", true, "run the one vs two dispatchers Postgres rows (with -database-url)")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the first hookline round to this file")
 	memProfile := flag.String("memprofile", "", "write an allocation profile to this file at the end")
 	flag.Parse()
@@ -104,20 +116,31 @@ func main() {
 	rcv := startReceiver()
 	defer rcv.close()
 
-	for _, eps := range []int{1, 16} {
-		row := throughputRow(o, rcv, eps)
-		res.Throughput = append(res.Throughput, row)
+	if o.memory {
+		for _, eps := range []int{1, 16} {
+			row := throughputRow(o, rcv, eps)
+			res.Throughput = append(res.Throughput, row)
+		}
+		if o.instrument && instrumented != nil {
+			res.Throughput = append(res.Throughput, throughputInstrumented(o, rcv, 16))
+		}
 	}
-	if o.instrument && instrumented != nil {
-		res.Throughput = append(res.Throughput, throughputInstrumented(o, rcv, 16))
+	if o.databaseURL != "" && pgCompare != nil && o.pgRows != "" {
+		res.Compare = pgCompare(o, rcv)
 	}
-	if o.databaseURL != "" && pgRounds != nil {
+	if o.databaseURL != "" && pgRounds != nil && o.pgInstances {
 		res.Postgres = pgRounds(o, rcv)
 	}
-	res.Latency = latencyRun(o, rcv)
-	res.Memory = memoryRun(o)
-	if !o.skipScaling {
-		res.Scaling = scalingRun()
+	if o.databaseURL != "" && pgLatency != nil && o.pgLatency {
+		l := pgLatency(o, rcv)
+		res.PgLatency = &l
+	}
+	if o.memory {
+		res.Latency = latencyRun(o, rcv)
+		res.Memory = memoryRun(o)
+		if !o.skipScaling {
+			res.Scaling = scalingRun()
+		}
 	}
 	res.Seconds = time.Since(start).Seconds()
 	if *memProfile != "" {
@@ -409,11 +432,22 @@ func throughputInstrumented(o options, rcv *receiver, eps int) throughput {
 // pgRounds measures the Postgres store when it is built in.
 var pgRounds func(o options, rcv *receiver) []throughput
 
+// pgLatency measures publish->receipt latency on Postgres (river.go).
+var pgLatency func(o options, rcv *receiver) latency
+
+// pgCompare measures River beside hookline on Postgres (river.go).
+var pgCompare func(o options, rcv *receiver) []compareRow
+
 // latencyRun publishes at a steady rate and measures publish to receipt.
 func latencyRun(o options, rcv *receiver) latency {
+	return latencyOn(o, rcv, memoryStore)
+}
+
+// latencyOn is latencyRun on the store newStore makes.
+func latencyOn(o options, rcv *receiver, newStore func() (webhook.Store, func())) latency {
 	ctx := context.Background()
-	st := webhook.NewMemoryStore()
-	defer st.Close()
+	st, cleanup := newStore()
+	defer cleanup()
 	d, err := webhook.New(defaultConfig(st))
 	if err != nil {
 		log.Fatal(err)
@@ -575,6 +609,8 @@ type results struct {
 	Machine    machineInfo  `json:"machine"`
 	Throughput []throughput `json:"throughput"`
 	Postgres   []throughput `json:"postgres,omitempty"`
+	Compare    []compareRow `json:"postgres_vs_river,omitempty"`
+	PgLatency  *latency     `json:"postgres_latency,omitempty"`
 	Latency    latency      `json:"latency"`
 	Memory     memory       `json:"memory"`
 	Scaling    []scaling    `json:"scaling,omitempty"`
@@ -661,6 +697,14 @@ func (r *results) print(w io.Writer) {
 	}
 	for _, t := range r.Postgres {
 		fmt.Fprintf(w, "%-44s %8d %14s %14.0f\n", t.Name, t.Concurrency, "-", t.HooklinePerSec)
+	}
+	printCompare(w, r.Compare)
+	if l := r.PgLatency; l != nil {
+		fmt.Fprintf(w, "\nPostgres latency publish->receipt at %d/s (%d events): p50 %.3f ms, p99 %.3f ms, max %.3f ms\n",
+			l.Rate, l.Events, l.P50ms, l.P99ms, l.MaxMs)
+	}
+	if r.Latency.Events == 0 {
+		return
 	}
 	fmt.Fprintf(w, "\nlatency publish->receipt at %d/s (%d events): p50 %.3f ms, p99 %.3f ms, max %.3f ms\n",
 		r.Latency.Rate, r.Latency.Events, r.Latency.P50ms, r.Latency.P99ms, r.Latency.MaxMs)

@@ -16,13 +16,15 @@ import (
 // querier is what the store needs of a pool or a transaction.
 type querier interface {
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
 }
 
 // InsertMessage implements webhook.Store: one statement stores the message,
 // its deliveries (for the endpoints that still exist) and a NOTIFY to other
-// instances.
+// instances. Concurrent calls share that statement and its commit (group
+// commit, see Options.MaxGroup), each with its own answer.
 //
-// The caller's ctx bounds the wait for a connection; the statement itself
+// The caller's ctx bounds the wait for its turn; the statement itself
 // runs to its end under Options.InsertTimeout instead, so that a caller's
 // deadline cannot make a committed publish look failed. When the statement
 // was sent but its answer was lost (the connection died, or InsertTimeout
@@ -30,6 +32,9 @@ type querier interface {
 func (s *Store) InsertMessage(ctx context.Context, msg *webhook.Message, deliveries []*webhook.Delivery) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("pgstore: inserting message %s: nothing sent: %w", msg.ID, err)
+	}
+	if s.maxGroup > 1 {
+		return s.insertGrouped(ctx, msg, deliveries)
 	}
 	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
@@ -113,30 +118,11 @@ func (s *Store) InsertMessageTx(ctx context.Context, tx pgx.Tx, msg *webhook.Mes
 }
 
 func (s *Store) insertMessage(ctx context.Context, q querier, msg *webhook.Message, deliveries []*webhook.Delivery, notify bool) error {
-	n := len(deliveries)
-	ids, eps, states := make([]string, n), make([]string, n), make([]string, n)
-	attempts := make([]int32, n)
-	nexts, created, updated := make([]time.Time, n), make([]time.Time, n), make([]time.Time, n)
-	for i, d := range deliveries {
-		ids[i], eps[i], states[i] = d.ID, d.EndpointID, string(d.State)
-		if states[i] == "" {
-			states[i] = string(webhook.StatePending)
-		}
-		attempts[i] = int32(d.Attempts)
-		nexts[i], created[i], updated[i] = d.NextAttemptAt, d.CreatedAt, d.UpdatedAt
-	}
-	payload := []byte(msg.Payload)
-	if payload == nil {
-		payload = []byte{}
-	}
-	var inserted, notified int
-	err := q.QueryRow(ctx, s.q.insertMessage, msg.ID, msg.Tenant, msg.Type, payload, msg.Metadata, msg.CreatedAt,
-		ids, eps, states, attempts, nexts, created, updated, s.channel, notify,
-		nonNil(msg.Channels), []byte(msg.Data)).Scan(&inserted, &notified)
+	inserted, err := s.insertMany(ctx, q, []insertItem{{msg: msg, ds: deliveries}}, notify)
 	if err != nil {
-		return mapErr(err, "inserting message "+msg.ID)
+		return err
 	}
-	if inserted == 0 {
+	if !inserted[msg.ID] {
 		return s.duplicate(ctx, q, msg)
 	}
 	return nil
@@ -149,13 +135,11 @@ func (s *Store) duplicate(ctx context.Context, q querier, msg *webhook.Message) 
 	err := q.QueryRow(ctx, s.q.messageTenant, msg.ID).Scan(&tenant)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows): // purged since the insert saw it
-		return fmt.Errorf("%w: message ID %q was taken and removed while this publish ran; publish again", webhook.ErrConflict, msg.ID)
+		return idTakenErr(msg.ID, true)
 	case err != nil:
 		return mapErr(err, "looking up message "+msg.ID)
 	case tenant != msg.Tenant:
-		return fmt.Errorf("%w: message ID %q is taken by another tenant's message; message IDs are global "+
-			"(they are the webhook-id receivers dedupe on): make them unique across tenants, for example by prefixing the tenant",
-			webhook.ErrConflict, msg.ID)
+		return idTakenErr(msg.ID, false)
 	}
 	return fmt.Errorf("%w: %s", webhook.ErrDuplicate, msg.ID)
 }

@@ -50,7 +50,7 @@ func endpointDest(ep *webhook.Endpoint) ([]any, func()) {
 
 // CreateEndpoint implements webhook.Store.
 func (s *Store) CreateEndpoint(ctx context.Context, ep *webhook.Endpoint) error {
-	_, err := s.pool.Exec(ctx, s.q.createEndpoint, endpointArgs(ep)...)
+	_, err := s.execEndpointWrite(ctx, s.q.createEndpoint, endpointArgs(ep)...)
 	return mapErr(err, "endpoint "+ep.ID)
 }
 
@@ -64,7 +64,7 @@ func (s *Store) GetEndpoint(ctx context.Context, id string) (*webhook.Endpoint, 
 func (s *Store) UpdateEndpoint(ctx context.Context, ep *webhook.Endpoint) error {
 	args := endpointArgs(ep)
 	args = append(args[:13], ep.UpdatedAt, ep.SigningKey, nullTime(ep.FailingSince), nonNil(ep.Channels), ep.Filter, ep.Format) // CreatedAt stays
-	tag, err := s.pool.Exec(ctx, s.q.updateEndpoint, args...)
+	tag, err := s.execEndpointWrite(ctx, s.q.updateEndpoint, args...)
 	if err != nil {
 		return mapErr(err, "endpoint "+ep.ID)
 	}
@@ -77,7 +77,7 @@ func (s *Store) UpdateEndpoint(ctx context.Context, ep *webhook.Endpoint) error 
 // DeleteEndpoint implements webhook.Store. Its deliveries and their
 // attempts go by ON DELETE CASCADE.
 func (s *Store) DeleteEndpoint(ctx context.Context, id string) error {
-	tag, err := s.pool.Exec(ctx, s.q.deleteEndpoint, id)
+	tag, err := s.execEndpointWrite(ctx, s.q.deleteEndpoint, id)
 	if err != nil {
 		return mapErr(err, "endpoint "+id)
 	}
@@ -104,8 +104,13 @@ func (s *Store) ListEndpoints(ctx context.Context, q webhook.EndpointQuery) ([]*
 
 // MatchEndpoints implements webhook.EndpointMatcher: the tenant's enabled
 // endpoints subscribed to the type and taking the channels, chosen by the
-// database.
+// database, answered from an in-process cache kept correct across
+// instances (matchcache.go, Options.DisableMatchCache).
 func (s *Store) MatchEndpoints(ctx context.Context, q webhook.MatchQuery) ([]*webhook.Endpoint, error) {
+	return s.cachedMatch(ctx, q, s.matchEndpoints)
+}
+
+func (s *Store) matchEndpoints(ctx context.Context, q webhook.MatchQuery) ([]*webhook.Endpoint, error) {
 	rows, err := s.pool.Query(ctx, s.q.matchEndpoints, q.Tenant, q.EventType, nonNil(q.Channels))
 	if err != nil {
 		return nil, mapErr(err, "matching endpoints")

@@ -104,11 +104,27 @@ func (s *Store) listenOnce(ctx context.Context, connected func()) error {
 		return err
 	}
 	connected()
+	s.setListening(true)
+	defer s.setListening(false)
 	s.broadcast() // anything published while we were not listening
 	for {
-		if _, err := conn.WaitForNotification(ctx); err != nil {
+		n, err := conn.WaitForNotification(ctx)
+		if err != nil {
 			return err
+		}
+		if n.Payload == endpointsChanged {
+			s.matches.invalidate(true)
+			continue
 		}
 		s.broadcast()
 	}
+}
+
+// setListening records whether the LISTEN is in place; either way the
+// match cache starts over, since notifications may have been missed.
+func (s *Store) setListening(on bool) {
+	s.lmu.Lock()
+	s.listening = on
+	s.lmu.Unlock()
+	s.matches.invalidate(on)
 }

@@ -6,7 +6,7 @@ import "strings"
 type queries struct {
 	createEndpoint, getEndpoint, updateEndpoint, deleteEndpoint string
 	listEndpoints, matchEndpoints                               string
-	insertMessage, getMessage, messageTenant                    string
+	getMessage, messageTenant                                   string
 	claim, claimSkip, claimDelivery, record                     string
 	getDelivery                                                 string
 	requeueOne, requeueEndpoint                                 string
@@ -14,6 +14,25 @@ type queries struct {
 	backlog, backlogFold                                        string
 	schema                                                      string
 }
+
+// asyncCommit is the condition that makes a claim's or a record's
+// transaction commit without waiting for its WAL to reach disk
+// (synchronous_commit off for that transaction only; set_config(..., true)
+// lasts until the statement's implicit transaction ends, and the commit
+// reads it). An uncorrelated subquery, it runs once per statement.
+//
+// Why losing such a commit is harmless: only a crash of Postgres itself
+// (not of the application) can lose a commit that was acknowledged, and
+// then only the last few hundred milliseconds of them (wal_writer_delay);
+// WAL stays in order, so every later synchronous commit (a publish, a
+// requeue, a purge) makes all earlier ones durable too. A lost claim leaves
+// the delivery pending with no lease: it is claimed again. A lost record
+// leaves it pending under the lease it was claimed with: it is claimed
+// again once that lease expires. Either way the delivery is attempted again
+// (at-least-once allows a duplicate; receivers dedupe on webhook-id), and
+// the attempt log may miss that attempt. No message and no delivery can be
+// lost: those are written by publishes, which always wait for fsync.
+const asyncCommit = `(SELECT set_config('synchronous_commit', 'off', true)) IS NOT NULL`
 
 const endpointCols = `e.id, e.tenant, e.url, e.description, e.event_types, e.disabled, e.disabled_reason,
 	e.secret, e.previous_secret, e.previous_secret_expires_at, e.headers, e.rate_limit, e.metadata,
@@ -37,8 +56,10 @@ FROM d
 CROSS JOIN LATERAL (SELECT * FROM {{S}}.messages m WHERE m.id = d.message_id LIMIT 1) m
 CROSS JOIN LATERAL (SELECT * FROM {{S}}.endpoints e WHERE e.id = d.endpoint_id LIMIT 1) e`
 
-func buildQueries(schema string) queries {
-	r := strings.NewReplacer("{{S}}", schema)
+// buildQueries fills in the schema. leaseCommit is the condition claims
+// and records add to their UPDATE (see asyncCommit).
+func buildQueries(schema, leaseCommit string) queries {
+	r := strings.NewReplacer("{{S}}", schema, "{{LEASE_COMMIT}}", leaseCommit)
 	q := queries{schema: schema}
 	q.createEndpoint = r.Replace(`INSERT INTO {{S}}.endpoints (id, tenant, url, description, event_types, disabled,
 	disabled_reason, secret, previous_secret, previous_secret_expires_at, headers, rate_limit, metadata,
@@ -63,36 +84,6 @@ func buildQueries(schema string) queries {
 		OR EXISTS (SELECT 1 FROM unnest(e.event_types) t WHERE right(t, 2) = '.*' AND starts_with($2, left(t, -1))))
 	AND (cardinality(e.channels) = 0 OR e.channels && $3::text[])`)
 
-	// One statement: the message (nothing if its ID exists), its
-	// deliveries to the endpoints that still exist, and a NOTIFY that
-	// listeners receive when the enclosing transaction commits. FOR KEY
-	// SHARE makes an endpoint's deletion wait for this statement, or this
-	// statement wait for a deletion in progress and then skip the endpoint
-	// (READ COMMITTED rechecks the row), so a publish racing DeleteEndpoint
-	// stores no delivery of the deleted endpoint and never trips the
-	// foreign key. fanout counts the deliveries actually stored.
-	q.insertMessage = r.Replace(`WITH x AS (
-	SELECT * FROM unnest($7::text[], $8::text[], $9::text[], $10::int[], $11::timestamptz[], $12::timestamptz[], $13::timestamptz[])
-		AS x(id, endpoint_id, state, attempts, next_at, created_at, updated_at)
-), e AS (
-	SELECT id FROM {{S}}.endpoints WHERE id = ANY ($8::text[]) FOR KEY SHARE
-), k AS (
-	SELECT x.* FROM x JOIN e ON e.id = x.endpoint_id
-), m AS (
-	INSERT INTO {{S}}.messages (id, tenant, event_type, payload, metadata, fanout, created_at, channels, data)
-	VALUES ($1, $2, $3, $4, $5, (SELECT count(*) FROM k), $6, $16, $17)
-	ON CONFLICT (id) DO NOTHING
-	RETURNING id
-), d AS (
-	INSERT INTO {{S}}.deliveries (id, message_id, endpoint_id, tenant, event_type, state, attempts,
-		next_attempt_at, claim_at, created_at, updated_at)
-	SELECT k.id, m.id, k.endpoint_id, $2, $3, k.state, k.attempts,
-		k.next_at, CASE WHEN k.state = 'pending' THEN k.next_at END, k.created_at, k.updated_at
-	FROM m, k
-	RETURNING 1
-)
-SELECT (SELECT count(*) FROM m),
-	(SELECT count(*) FROM (SELECT pg_notify($14, '') FROM d WHERE $15 LIMIT 1) n)`)
 	q.messageTenant = r.Replace(`SELECT tenant FROM {{S}}.messages WHERE id = $1`)
 	q.getMessage = r.Replace(`SELECT ` + messageCols + ` FROM {{S}}.messages m WHERE m.id = $1`)
 
@@ -109,7 +100,7 @@ SELECT (SELECT count(*) FROM m),
 	const claimFoot = `
 		ORDER BY c.claim_at
 		LIMIT $3
-		FOR UPDATE SKIP LOCKED))
+		FOR UPDATE SKIP LOCKED)) AND {{LEASE_COMMIT}}
 	RETURNING d.*
 )`
 	q.claim = r.Replace(claimHead + `cardinality($2::text[]) = 0` + claimFoot + claimTail)
@@ -122,7 +113,10 @@ SELECT (SELECT count(*) FROM m),
 
 	// Record: the whole batch in one statement. Only rows whose lease token
 	// matches and has not expired at the record's Now are updated, and only
-	// their attempts are inserted.
+	// their attempts are inserted. "d.id = ANY ($1)" makes every plan find
+	// the rows by primary key: with stale statistics (autovacuum off, a
+	// table grown since its last ANALYZE) the join alone was planned as a
+	// scan of every pending delivery.
 	q.record = r.Replace(`WITH r AS (
 	SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::text[], $5::timestamptz[], $6::text[],
 		$7::text[], $8::int[], $9::timestamptz[], $10::bigint[], $11::int[], $12::text[], $13::text[],
@@ -142,7 +136,8 @@ SELECT (SELECT count(*) FROM m),
 			WHEN r.state <> 'pending' AND r.err <> '' THEN r.err ELSE d.last_error END,
 		updated_at = r.now
 	FROM r
-	WHERE d.id = r.id AND d.state = 'pending' AND d.lease_token = r.token AND d.lease_expires_at > r.now
+	WHERE d.id = ANY ($1::text[]) AND d.id = r.id AND d.state = 'pending' AND d.lease_token = r.token
+		AND d.lease_expires_at > r.now AND {{LEASE_COMMIT}}
 	RETURNING r.ord, d.id, d.message_id, d.endpoint_id, d.tenant
 ), a AS (
 	INSERT INTO {{S}}.attempts (id, delivery_id, message_id, endpoint_id, tenant, number, started_at,

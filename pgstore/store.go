@@ -7,7 +7,16 @@
 // due again when its leases expire. Publishing notifies the other instances
 // with NOTIFY inside the publishing transaction, so they wake on commit.
 // With webhook.PublishTx and a pgx.Tx, a message and its deliveries commit
-// or roll back with the host's own writes.
+// or roll back with the host's own writes; webhook.PublishBatch and
+// PublishBatchTx store many messages in one statement and one commit.
+//
+// What a delivery costs the database is kept small: concurrent publishes
+// share one statement and one commit (Options.MaxGroup), the subscribed
+// endpoints of a tenant and type are cached in process and invalidated
+// across instances by NOTIFY (Options.DisableMatchCache), and claims and
+// records commit without waiting for fsync, a loss that at-least-once
+// delivery absorbs (Options.DurableLeases). Publishes always wait for
+// fsync: an accepted publish survives a crash of Postgres or of the app.
 //
 //	pool, _ := pgxpool.New(ctx, os.Getenv("DATABASE_URL"))
 //	store := pgstore.New(pool, &pgstore.Options{Schema: "hookline"})
@@ -78,11 +87,38 @@ type Options struct {
 	// same ID. PublishTx statements run in the caller's transaction under
 	// the caller's context instead. Defaults to 10 seconds.
 	InsertTimeout time.Duration
+	// MaxGroup is how many concurrent InsertMessage calls (publishes) one
+	// statement and one commit may carry: callers that arrive while a
+	// publish is being written queue, and the next statement stores them
+	// all (group commit), each caller getting its own answer. It saves a
+	// statement, its triggers and a commit's fsync per publish. Once a
+	// publish is queued its write no longer depends on its caller's ctx
+	// (InsertTimeout bounds it). Defaults to 64; 1 turns grouping off.
+	MaxGroup int
+	// DurableLeases makes claims and records (an attempt's outcome) wait
+	// for their commit to reach disk, as publishes always do. Defaults to
+	// false: they commit asynchronously (synchronous_commit off for those
+	// transactions alone), which saves an fsync per claim and per record
+	// batch. A crash of Postgres may then lose the last few hundred
+	// milliseconds of claims and records, never a message or a delivery:
+	// the deliveries concerned are attempted again (at-least-once; the
+	// attempt log may miss the lost attempts). See asyncCommit in
+	// queries.go for the argument.
+	DurableLeases bool
+	// DisableMatchCache makes every publish read the subscribed endpoints
+	// from the database. Defaults to false: answers are cached in process
+	// while the store's listener is connected, and emptied by the NOTIFY
+	// every endpoint write sends (on any instance); see matchcache.go.
+	// Turn it off if endpoints are changed in the database by other means
+	// than a Store.
+	DisableMatchCache bool
 }
 
 // Store is a webhook.Store on PostgreSQL. It also implements
-// webhook.Notifier (LISTEN/NOTIFY), webhook.TxInserter[pgx.Tx] and
-// webhook.BacklogCounter (counters kept by triggers).
+// webhook.Notifier (LISTEN/NOTIFY), webhook.TxInserter[pgx.Tx],
+// webhook.BatchInserter, webhook.TxBatchInserter[pgx.Tx],
+// webhook.EndpointMatcher (cached) and webhook.BacklogCounter (counters
+// kept by triggers).
 // Create it with New, create its tables with Migrate, and Close it to stop
 // its listener. Safe for concurrent use, and by several processes at once.
 type Store struct {
@@ -97,9 +133,20 @@ type Store struct {
 
 	insertTimeout time.Duration // see Options.InsertTimeout
 
+	// Group commit of InsertMessage (group.go).
+	maxGroup                      int
+	insertManySQL, getMessagesSQL string
+	gmu                           sync.Mutex
+	gq                            []*groupItem // queued, not yet taken
+	gflushers                     int          // callers flushing the queue
+
+	matches      matchCache // see matchcache.go
+	noMatchCache bool
+
 	lmu       sync.Mutex
 	subs      map[chan struct{}]struct{}
 	stopListn context.CancelFunc // cancels the running listener, nil when none
+	listening bool               // the listener holds its LISTEN
 	listeners sync.WaitGroup
 	closed    bool
 
@@ -157,8 +204,19 @@ func New(pool *pgxpool.Pool, opts *Options) *Store {
 		subs:        map[chan struct{}]struct{}{},
 	}
 	s.insertTimeout = o.InsertTimeout
-	s.q = buildQueries(pgx.Identifier{o.Schema}.Sanitize())
-	s.rq = buildReplayQueries(pgx.Identifier{o.Schema}.Sanitize())
+	s.maxGroup = o.MaxGroup
+	s.noMatchCache = o.DisableMatchCache
+	if s.maxGroup <= 0 {
+		s.maxGroup = 64
+	}
+	sch := pgx.Identifier{o.Schema}.Sanitize()
+	s.insertManySQL, s.getMessagesSQL = insertManySQL(sch), getMessagesSQL(sch)
+	leaseCommit := asyncCommit
+	if o.DurableLeases {
+		leaseCommit = "true"
+	}
+	s.q = buildQueries(sch, leaseCommit)
+	s.rq = buildReplayQueries(sch)
 	return s
 }
 

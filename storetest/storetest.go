@@ -53,6 +53,7 @@ func Run(t *testing.T, newStore func(t *testing.T) webhook.Store) {
 		{"Validation", testValidation},
 		{"FarFutureDue", testFarFutureDue},
 	}
+	tests = append(tests, batchTests()...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
