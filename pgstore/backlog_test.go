@@ -204,7 +204,10 @@ func TestBacklogLockedSlotsBlockNoOne(t *testing.T) {
 	_, err = tx.Exec(ctx, "SELECT 1 FROM "+quote(s.Schema())+".backlog WHERE slot < 16 FOR UPDATE")
 	require.NoError(t, err)
 	publishAll("lk_b", 3)
-	assert.Equal(t, 3, extraRows(t, pool, s))
+	// One row per statement: concurrent publishes may share one (group
+	// commit), so 1 to 3 rows.
+	extra := extraRows(t, pool, s)
+	assert.True(t, extra >= 1 && extra <= 3, "%d rows of their own", extra)
 	require.NoError(t, tx.Rollback(ctx))
 	requireBacklog(t, pool, s, 29, 0)
 	assert.Zero(t, extraRows(t, pool, s))

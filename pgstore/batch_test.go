@@ -2,7 +2,9 @@ package pgstore_test
 
 import (
 	"context"
+	"fmt"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -128,3 +130,47 @@ type idErr struct {
 }
 
 func (e *idErr) Error() string { return e.id + ": " + e.err.Error() }
+
+// TestGroupCommitOneBadMessage: a message the database refuses (its
+// delivery ID exists) fails alone; the messages grouped with it are
+// stored.
+func TestGroupCommitOneBadMessage(t *testing.T) {
+	t.Parallel()
+	st := newSchemaStore(t, testPool(t), nil)
+	ctx := context.Background()
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	ep := &webhook.Endpoint{ID: "ep_1", URL: "https://example.com/", Secret: webhook.NewSecret(), CreatedAt: now, UpdatedAt: now}
+	require.NoError(t, st.CreateEndpoint(ctx, ep))
+	mk := func(id, dlv string) (*webhook.Message, []*webhook.Delivery) {
+		m := &webhook.Message{ID: id, Type: "a.b", Payload: []byte(`{}`), CreatedAt: now}
+		return m, []*webhook.Delivery{{ID: dlv, MessageID: id, EndpointID: ep.ID, EventType: "a.b",
+			State: webhook.StatePending, NextAttemptAt: now, CreatedAt: now, UpdatedAt: now}}
+	}
+	m, ds := mk("first", "dlv_taken")
+	require.NoError(t, st.InsertMessage(ctx, m, ds))
+	for round := range 5 {
+		const n = 16
+		errs := make([]error, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				dlv := fmt.Sprintf("dlv_%d_%d", round, i)
+				if i == n/2 {
+					dlv = "dlv_taken"
+				}
+				m, ds := mk(fmt.Sprintf("m_%d_%d", round, i), dlv)
+				errs[i] = st.InsertMessage(ctx, m, ds)
+			}()
+		}
+		wg.Wait()
+		for i, err := range errs {
+			if i == n/2 {
+				assert.ErrorIs(t, err, webhook.ErrConflict, "the bad message fails")
+				continue
+			}
+			assert.NoError(t, err, "message %d was grouped with the bad one and must be stored all the same", i)
+		}
+	}
+}

@@ -2,12 +2,10 @@ package pgstore
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 
 	webhook "github.com/hookline/webhook"
-	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // Group commit. Concurrent InsertMessage calls are coalesced: the first
@@ -160,8 +158,10 @@ func (s *Store) runGroup(group []*groupItem) []error {
 	notify := s.notify && deliveries && s.notifyNow()
 	inserted, err := s.insertMany(ctx, conn, items, notify)
 	if err != nil {
-		var pe *pgconn.PgError
-		if errors.As(err, &pe) && len(group) > 1 {
+		// A definite failure (the database refused the statement, so
+		// nothing of it is stored) may be one message's fault: answer each
+		// message alone.
+		if len(group) > 1 && !unknownOutcome(err) {
 			conn.Release()
 			released = true
 			for i := range group {
