@@ -326,6 +326,15 @@ func (h *handler) getSecret(w http.ResponseWriter, r *http.Request, s scope) err
 }
 
 func (h *handler) recoverFailed(w http.ResponseWriter, r *http.Request, s scope) error {
+	return h.sinceAction(w, r, s, "failed deliveries are retried", "requeued", h.d.RetryFailed)
+}
+
+// sinceAction serves a POST /api/endpoints/{id}/... route whose body is
+// {"since": RFC 3339}: it runs do on the endpoint (of the request's own
+// tenant) and answers {key: n}. what finishes the message of a missing
+// since ("the time from which ...").
+func (h *handler) sinceAction(w http.ResponseWriter, r *http.Request, s scope, what, key string,
+	do func(ctx context.Context, endpointID string, since time.Time) (int, error)) error {
 	ep, err := h.endpointOf(r.Context(), s, r.PathValue("id"))
 	if err != nil {
 		return err
@@ -337,17 +346,17 @@ func (h *handler) recoverFailed(w http.ResponseWriter, r *http.Request, s scope)
 		return err
 	}
 	if in.Since == "" {
-		return badRequest("since", "missing: give the RFC 3339 time from which failed deliveries are retried")
+		return badRequest("since", "missing: give the RFC 3339 time from which %s", what)
 	}
 	since, err := parseTime("since", in.Since)
 	if err != nil {
 		return err
 	}
-	n, err := h.d.RetryFailed(r.Context(), ep.ID, since)
+	n, err := do(r.Context(), ep.ID, since)
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]int{"requeued": n})
+	writeJSON(w, http.StatusOK, map[string]int{key: n})
 	return nil
 }
 

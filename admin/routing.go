@@ -29,29 +29,7 @@ func (p routingPatch) apply(ep *webhook.Endpoint) {
 // replayMissing serves POST /api/endpoints/{id}/replay {"since": RFC 3339}:
 // Dispatcher.ReplayMissing over the endpoint's own tenant.
 func (h *handler) replayMissing(w http.ResponseWriter, r *http.Request, s scope) error {
-	ep, err := h.endpointOf(r.Context(), s, r.PathValue("id"))
-	if err != nil {
-		return err
-	}
-	var in struct {
-		Since string `json:"since"`
-	}
-	if err := decode(r, &in, false); err != nil {
-		return err
-	}
-	if in.Since == "" {
-		return badRequest("since", "missing: give the RFC 3339 time from which missed messages are replayed")
-	}
-	since, err := parseTime("since", in.Since)
-	if err != nil {
-		return err
-	}
-	n, err := h.d.ReplayMissing(r.Context(), ep.ID, since)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, map[string]int{"queued": n})
-	return nil
+	return h.sinceAction(w, r, s, "missed messages are replayed", "queued", h.d.ReplayMissing)
 }
 
 // listFormats serves GET /api/formats: the body formats an endpoint may

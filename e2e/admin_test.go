@@ -6,7 +6,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -18,7 +17,6 @@ import (
 	"time"
 
 	"github.com/chromedp/cdproto/page"
-	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 	"github.com/hookline/webhook"
 	"github.com/hookline/webhook/admin"
@@ -102,8 +100,7 @@ func TestAdminPage(t *testing.T) {
 	base := srv.URL + "/admin/"
 
 	// Fail on any dialog (alert from injected markup) or uncaught exception.
-	var dialogs, exceptions atomic.Int32
-	var lastException atomic.Value
+	var dialogs atomic.Int32
 	go func() {
 		for _, err := range chromedp.Events(ctx, page.JavascriptDialogOpening) {
 			if err != nil {
@@ -112,30 +109,9 @@ func TestAdminPage(t *testing.T) {
 			dialogs.Add(1)
 		}
 	}()
-	go func() {
-		for ev, err := range chromedp.Events(ctx, runtime.ExceptionThrown) {
-			if err != nil {
-				return
-			}
-			exceptions.Add(1)
-			lastException.Store(fmt.Sprint(ev.ExceptionDetails.Text, " ", ev.ExceptionDetails.Exception))
-		}
-	}()
 
-	step := func(name string, actions ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		sctx, cancel := context.WithTimeout(ctx, 20*time.Second)
-		defer cancel()
-		require.NoError(t, chromedp.Do(sctx, actions...), name)
-	}
-	eval := func(js string) string {
-		t.Helper()
-		sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		defer cancel()
-		v, err := chromedp.Run(sctx, chromedp.Evaluate[string](js))
-		require.NoError(t, err, js)
-		return v
-	}
+	tb := newTab(t, ctx)
+	step, eval := tb.step, tb.eval
 	noInjection := func(where string) {
 		t.Helper()
 		assert.Equal(t, "undefined", eval(`String(window.__xss)`), "markup ran on %s", where)
@@ -241,6 +217,6 @@ func TestAdminPage(t *testing.T) {
 	}
 
 	assert.Zero(t, dialogs.Load(), "a dialog opened: injected script ran")
-	assert.Zero(t, exceptions.Load(), "uncaught exception in the page: %v", lastException.Load())
+	tb.noExceptions()
 	_ = strings.TrimSpace
 }

@@ -8,11 +8,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 	"github.com/hookline/webhook"
 	"github.com/hookline/webhook/admin"
@@ -90,31 +88,8 @@ func TestCatalogPage(t *testing.T) {
 	defer srv.Close()
 	base := srv.URL + "/admin/"
 
-	var exceptions atomic.Int32
-	var lastException atomic.Value
-	go func() {
-		for ev, err := range chromedp.Events(ctx, runtime.ExceptionThrown) {
-			if err != nil {
-				return
-			}
-			exceptions.Add(1)
-			lastException.Store(fmt.Sprint(ev.ExceptionDetails.Text, " ", ev.ExceptionDetails.Exception))
-		}
-	}()
-	step := func(name string, actions ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		sctx, cancel := context.WithTimeout(ctx, 20*time.Second)
-		defer cancel()
-		require.NoError(t, chromedp.Do(sctx, actions...), name)
-	}
-	eval := func(js string) string {
-		t.Helper()
-		sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		defer cancel()
-		v, err := chromedp.Run(sctx, chromedp.Evaluate[string](js))
-		require.NoError(t, err, js)
-		return v
-	}
+	tb := newTab(t, ctx)
+	step, eval := tb.step, tb.eval
 	row := func(typ, field string) string {
 		return eval(fmt.Sprintf(`(() => { const r = document.querySelector('[data-event-type=%q] tr[data-field=%q]'); return r ? Array.from(r.cells).map((c) => c.textContent).join(" | ") : "missing"; })()`, typ, field))
 	}
@@ -181,5 +156,5 @@ func TestCatalogPage(t *testing.T) {
 	step("the test shows in the endpoint's deliveries", chromedp.WaitReady(chromedp.CSS(`#deliveries tr[data-delivery-id]`)))
 	assert.Contains(t, eval(`document.querySelector("#deliveries").textContent`), "order.placed")
 
-	assert.Zero(t, exceptions.Load(), "uncaught exception in the page: %v", lastException.Load())
+	tb.noExceptions()
 }

@@ -48,20 +48,8 @@ func TestRoutingPage(t *testing.T) {
 	defer srv.Close()
 	base := srv.URL + "/admin/"
 
-	step := func(name string, actions ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		sctx, cancel := context.WithTimeout(ctx, 20*time.Second)
-		defer cancel()
-		require.NoError(t, chromedp.Do(sctx, actions...), name)
-	}
-	eval := func(js string) string {
-		t.Helper()
-		sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		defer cancel()
-		v, err := chromedp.Run(sctx, chromedp.Evaluate[string](js))
-		require.NoError(t, err, js)
-		return v
-	}
+	tb := newTab(t, ctx)
+	step, eval := tb.step, tb.eval
 	waitStatus := func(want string) string {
 		t.Helper()
 		deadline := time.Now().Add(10 * time.Second)
@@ -111,4 +99,5 @@ func TestRoutingPage(t *testing.T) {
 	ds, _, err := d.ListDeliveries(bg, webhook.DeliveryQuery{EndpointID: ep.ID})
 	require.NoError(t, err)
 	assert.Len(t, ds, 2, "150 and 250, once each")
+	tb.noExceptions()
 }
