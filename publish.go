@@ -205,7 +205,7 @@ func (d *Dispatcher) insert(ctx context.Context, msg *Message, ds []*Delivery,
 	first, gerr := d.store.GetMessage(ctx, msg.ID)
 	switch {
 	case gerr == nil && first.Tenant != msg.Tenant:
-		return nil, idTaken(msg.ID)
+		return nil, MessageIDTaken(msg.ID)
 	case errors.Is(gerr, ErrNotFound): // PublishTx: stored earlier in the same transaction
 		return nil, err
 	case gerr != nil:
@@ -214,9 +214,11 @@ func (d *Dispatcher) insert(ctx context.Context, msg *Message, ds []*Delivery,
 	return first, err
 }
 
-// idTaken is the error of a publish whose ID another tenant's message
-// holds. It names nothing of that message.
-func idTaken(id string) error {
+// MessageIDTaken is the error for a publish whose message ID another
+// tenant's message holds: it matches ErrConflict, says what to do, and
+// names nothing of the other message (no tenant, type or payload). Stores
+// return it from InsertMessage in that case, as the Store contract asks.
+func MessageIDTaken(id string) error {
 	return fmt.Errorf("%w: message ID %q is taken by another tenant's message; message IDs are global "+
 		"(they are the webhook-id receivers dedupe on): make them unique across tenants, for example by prefixing the tenant",
 		ErrConflict, id)

@@ -49,7 +49,7 @@ type Store interface {
 	// ErrDuplicate when that message has msg's tenant, and an error
 	// matching ErrConflict (not ErrDuplicate) when it is another tenant's;
 	// that error must tell nothing of the other message (no tenant, type,
-	// payload or metadata).
+	// payload or metadata): return MessageIDTaken(msg.ID).
 	//
 	// A delivery whose endpoint does not exist (deleted after the publish
 	// looked it up) is dropped, not an error: the message and the other

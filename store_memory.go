@@ -319,7 +319,7 @@ func (s *MemoryStore) InsertMessage(ctx context.Context, msg *Message, deliverie
 	defer s.mu.Unlock()
 	if old, ok := s.messages[msg.ID]; ok {
 		if old.msg.Tenant != msg.Tenant {
-			return idTaken(msg.ID)
+			return MessageIDTaken(msg.ID)
 		}
 		return fmt.Errorf("%w: %s", ErrDuplicate, msg.ID)
 	}

@@ -31,7 +31,7 @@ func (s *MemoryStore) InsertMessages(ctx context.Context, batch []MessageInsert)
 		ids[b.Message.ID] = i
 		if old, ok := s.messages[b.Message.ID]; ok {
 			if old.msg.Tenant != b.Message.Tenant {
-				return nil, &BatchError{Index: i, ID: b.Message.ID, Err: idTaken(b.Message.ID)}
+				return nil, &BatchError{Index: i, ID: b.Message.ID, Err: MessageIDTaken(b.Message.ID)}
 			}
 			stored[i] = copyMessage(old.msg)
 			continue

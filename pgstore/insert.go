@@ -167,9 +167,7 @@ func idTakenErr(id string, gone bool) error {
 	if gone {
 		return fmt.Errorf("%w: message ID %q was taken and removed while this publish ran; publish again", webhook.ErrConflict, id)
 	}
-	return fmt.Errorf("%w: message ID %q is taken by another tenant's message; message IDs are global "+
-		"(they are the webhook-id receivers dedupe on): make them unique across tenants, for example by prefixing the tenant",
-		webhook.ErrConflict, id)
+	return webhook.MessageIDTaken(id)
 }
 
 // insertBatch stores a PublishBatch's messages through q (a transaction
