@@ -81,23 +81,14 @@ func TestAdminPage(t *testing.T) {
 	d, err := webhook.New(webhook.Config{AllowHTTP: true, AllowPrivateNetworks: true,
 		Retry: webhook.RetryPolicy{MaxAttempts: 1}, PollInterval: 50 * time.Millisecond})
 	require.NoError(t, err)
-	require.NoError(t, d.Start(context.Background()))
-	defer func() {
-		sctx, c := context.WithTimeout(context.Background(), 5*time.Second)
-		defer c()
-		_ = d.Shutdown(sctx)
-	}()
+	startDispatcher(t, d)
 	h, err := admin.New(d, &admin.Options{Title: "Webhooks", EventTypes: []admin.EventType{
 		{Name: "invoice.paid", Description: "An invoice was paid.", Example: json.RawMessage(`{"invoice_id":"in_1","amount":4200}`)},
 		{Name: "invoice.voided", Description: "An invoice was voided."},
 		{Name: "customer.created", Description: "A customer signed up <i>(markup in a catalog entry)</i>."},
 	}})
 	require.NoError(t, err)
-	mux := http.NewServeMux()
-	mux.Handle("/admin/", http.StripPrefix("/admin", h))
-	srv := httptest.NewServer(mux)
-	defer srv.Close()
-	base := srv.URL + "/admin/"
+	base := serveAdmin(t, h)
 
 	// Fail on any dialog (alert from injected markup) or uncaught exception.
 	var dialogs atomic.Int32
@@ -201,7 +192,7 @@ func TestAdminPage(t *testing.T) {
 	var shot []byte
 	step("screenshot",
 		chromedp.EmulateViewport(1200, 1000),
-		chromedp.Navigate(srv.URL+"/admin/endpoints/"+eps[0].ID),
+		chromedp.Navigate(base+"endpoints/"+eps[0].ID),
 		chromedp.WaitReady(chromedp.CSS(`#deliveries tr[data-delivery-id]`)),
 		chromedp.Poll[chromedp.Void](`document.getElementById("ep-stats").textContent.startsWith("Last 24 h")`),
 		chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {

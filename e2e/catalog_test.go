@@ -72,21 +72,12 @@ func TestCatalogPage(t *testing.T) {
 	d, err := webhook.New(webhook.Config{AllowHTTP: true, AllowPrivateNetworks: true, Events: cat,
 		Retry: webhook.RetryPolicy{MaxAttempts: 1}, PollInterval: 50 * time.Millisecond})
 	require.NoError(t, err)
-	require.NoError(t, d.Start(context.Background()))
-	defer func() {
-		sctx, c := context.WithTimeout(context.Background(), 5*time.Second)
-		defer c()
-		_ = d.Shutdown(sctx)
-	}()
+	startDispatcher(t, d)
 	ep := &webhook.Endpoint{URL: recv.URL + "/hooks", EventTypes: []string{"user.created"}}
 	require.NoError(t, d.CreateEndpoint(context.Background(), ep))
 	h, err := admin.New(d, &admin.Options{EventTypes: cat.AdminEventTypes(), WebhooksOpenAPI: doc})
 	require.NoError(t, err)
-	mux := http.NewServeMux()
-	mux.Handle("/admin/", http.StripPrefix("/admin", h))
-	srv := httptest.NewServer(mux)
-	defer srv.Close()
-	base := srv.URL + "/admin/"
+	base := serveAdmin(t, h)
 
 	tb := newTab(t, ctx)
 	step, eval := tb.step, tb.eval

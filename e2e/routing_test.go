@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -42,11 +40,7 @@ func TestRoutingPage(t *testing.T) {
 	}
 	h, err := admin.New(d, nil)
 	require.NoError(t, err)
-	mux := http.NewServeMux()
-	mux.Handle("/admin/", http.StripPrefix("/admin", h))
-	srv := httptest.NewServer(mux)
-	defer srv.Close()
-	base := srv.URL + "/admin/"
+	base := serveAdmin(t, h)
 
 	tb := newTab(t, ctx)
 	step, eval := tb.step, tb.eval

@@ -3,12 +3,15 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+	webhook "github.com/hookline/webhook"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -60,4 +63,25 @@ func (tb *tab) eval(js string) string {
 func (tb *tab) noExceptions() {
 	tb.t.Helper()
 	assert.Zero(tb.t, tb.exceptions.Load(), "uncaught exception in the page: %v", tb.lastException.Load())
+}
+
+// startDispatcher starts d and shuts it down when the test ends.
+func startDispatcher(t *testing.T, d *webhook.Dispatcher) {
+	t.Helper()
+	require.NoError(t, d.Start(context.Background()))
+	t.Cleanup(func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = d.Shutdown(sctx)
+	})
+}
+
+// serveAdmin serves the admin handler h under /admin/ on a loopback server
+// closed when the test ends, and returns the page's URL.
+func serveAdmin(t *testing.T, h http.Handler) string {
+	mux := http.NewServeMux()
+	mux.Handle("/admin/", http.StripPrefix("/admin", h))
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	return srv.URL + "/admin/"
 }
