@@ -97,6 +97,9 @@ func (cfg Config) withDefaults() (Config, error) {
 	if cfg.Envelope == nil {
 		cfg.Envelope = StandardEnvelope
 	}
+	if err := validateFormats(cfg.Formats); err != nil {
+		return cfg, err
+	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}

@@ -37,6 +37,9 @@ func TestConfigErrorsNameTheField(t *testing.T) {
 		{"Health.BackPressureWindow", webhook.Config{Health: webhook.HealthPolicy{BackPressureWindow: -10}}, "-10ns"},
 		{"Health.AutoDisableAfter", webhook.Config{Health: webhook.HealthPolicy{AutoDisableAfter: -11}}, "-11ns"},
 		{"Health.InitialInFlight", webhook.Config{Health: webhook.HealthPolicy{InitialInFlight: -12}}, "-12"},
+		{"Health.FailingAfter", webhook.Config{Health: webhook.HealthPolicy{FailingAfter: -13}}, "-13"},
+		{"Formats", webhook.Config{Formats: map[string]webhook.EnvelopeFunc{"legacy": nil}}, `"legacy"`},
+		{"Formats", webhook.Config{Formats: map[string]webhook.EnvelopeFunc{"bad name": webhook.StandardEnvelope}}, `"bad name"`},
 	} {
 		t.Run(tc.field+"="+tc.value, func(t *testing.T) {
 			t.Parallel()

@@ -200,9 +200,6 @@ type Dispatcher struct {
 func New(cfg Config) (*Dispatcher, error) {
 	keepData := cfg.Envelope != nil // a custom envelope: Payload may not hold the data as is
 	cfg, err := cfg.withDefaults()
-	if err == nil {
-		err = validateFormats(cfg.Formats)
-	}
 	if err != nil {
 		return nil, err
 	}

@@ -13,16 +13,16 @@ import (
 func validateFormats(fs map[string]EnvelopeFunc) error {
 	for name, f := range fs {
 		if name == "" || len(name) > MaxFormatLength {
-			return invalid("config", "Formats: name %q must be 1 to %d characters", name, MaxFormatLength)
+			return invalid("Formats", "name %q must be 1 to %d characters", name, MaxFormatLength)
 		}
 		for i := 0; i < len(name); i++ {
 			c := name[i]
 			if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-' || c == '.') {
-				return invalid("config", "Formats: name %q may hold only letters, digits and _ - .", name)
+				return invalid("Formats", "name %q may hold only letters, digits and _ - .", name)
 			}
 		}
 		if f == nil {
-			return invalid("config", "Formats: %q has a nil EnvelopeFunc", name)
+			return invalid("Formats", "%q has a nil EnvelopeFunc", name)
 		}
 	}
 	return nil
@@ -30,9 +30,7 @@ func validateFormats(fs map[string]EnvelopeFunc) error {
 
 // FormatNames returns the names of Config.Formats, sorted: what
 // Endpoint.Format may name besides "" (the default envelope).
-func (d *Dispatcher) FormatNames() []string { return d.formatNames() }
-
-func (d *Dispatcher) formatNames() []string {
+func (d *Dispatcher) FormatNames() []string {
 	names := make([]string, 0, len(d.cfg.Formats))
 	for n := range d.cfg.Formats {
 		names = append(names, n)

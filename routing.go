@@ -107,7 +107,7 @@ func (d *Dispatcher) validateRouting(ep *Endpoint) error {
 	}
 	if ep.Format != "" {
 		if _, ok := d.cfg.Formats[ep.Format]; !ok {
-			return invalid("format", "%q is not registered; use one of %v (Config.Formats) or \"\" for the default", ep.Format, d.formatNames())
+			return invalid("format", "%q is not registered; use one of %v (Config.Formats) or \"\" for the default", ep.Format, d.FormatNames())
 		}
 	}
 	if ep.Filter == "" {
