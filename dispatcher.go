@@ -155,6 +155,12 @@ type PublishOpts struct {
 	// with channels receive it only if they list one of these. At most 32
 	// names of 1 to 128 characters of [A-Za-z0-9_.:-].
 	Channels []string
+	// OrderingKey puts the message's deliveries to Ordered endpoints in
+	// the queue of that key (for example the customer ID): they go out
+	// after the earlier messages with the same key, and in parallel with
+	// other keys. Ignored by endpoints that are not Ordered. "" is one
+	// queue per endpoint.
+	OrderingKey string
 }
 
 // Dispatcher publishes messages and delivers them. Create it with New, run

@@ -29,7 +29,9 @@ type Store interface {
 	// GetEndpoint returns the endpoint with that ID.
 	GetEndpoint(ctx context.Context, id string) (*Endpoint, error)
 	// UpdateEndpoint replaces every field of the stored endpoint with ep's
-	// (matched by ID) except CreatedAt.
+	// (matched by ID) except CreatedAt. Turning Ordered off releases the
+	// endpoint's waiting deliveries in the same step: they become
+	// unordered (Ordered false) and due at their NextAttemptAt.
 	UpdateEndpoint(ctx context.Context, ep *Endpoint) error
 	// DeleteEndpoint removes the endpoint with its deliveries and their
 	// attempts. Messages stay.
@@ -80,10 +82,23 @@ type Store interface {
 	// Deliveries whose endpoint is in p.SkipEndpoints are left alone. The
 	// Claimed of one call may share their Message and Endpoint (one copy
 	// for each message and endpoint in the batch).
+	//
+	// Ordered deliveries (Delivery.Ordered) form queues, one per
+	// (EndpointID, OrderingKey). Of a queue's pending deliveries one is its
+	// head and the others wait: Claim never returns a waiting delivery,
+	// and it costs nothing to skip them (they are not in what Claim
+	// walks). A delivery stored into a queue with no pending delivery is
+	// its head at once. When the head finishes (a Record applied with
+	// state succeeded or failed), the waiting delivery stored first
+	// becomes the head, due at its NextAttemptAt, in the same atomic step
+	// as the Record, so no crash leaves a queue waiting with no head.
+	// Store order is publish order: call order, and within one
+	// InsertMessages call the order of the batch.
 	Claim(ctx context.Context, p ClaimParams) ([]*Claimed, error)
 	// ClaimDelivery leases one pending delivery by ID whatever its due time,
 	// as Claim would (p.Limit and p.SkipEndpoints are ignored). A delivery
-	// that is not pending or holds an unexpired lease is ErrConflict.
+	// that is not pending, holds an unexpired lease or waits behind its
+	// queue's head is ErrConflict.
 	ClaimDelivery(ctx context.Context, id string, p ClaimParams) (*Claimed, error)
 	// Record applies each record in one call: the attempt (if any) is added
 	// to the delivery's log and the delivery takes the record's state, next
@@ -104,7 +119,9 @@ type Store interface {
 	// Requeue makes the deliveries matching p pending and due at p.At,
 	// keeping their attempt count and log, and returns how many it changed.
 	// A delivery under lease keeps its lease: the worker holding it records
-	// as usual.
+	// as usual. A requeued ordered delivery takes its old place in its
+	// queue: it waits, unless the queue has no head (then it is the head);
+	// a waiting delivery stays waiting.
 	Requeue(ctx context.Context, p RequeueParams) (int, error)
 
 	// Stats counts an endpoint's (or a tenant's) deliveries created since

@@ -67,6 +67,10 @@ type Message struct {
 	// Channels are the message's channels (PublishOpts.Channels): an
 	// endpoint with channels of its own receives it only if one matches.
 	Channels []string `json:"channels,omitempty"`
+	// OrderingKey is the message's PublishOpts.OrderingKey: on Ordered
+	// endpoints, only deliveries of messages with the same key wait for
+	// each other. "" is a key like any other.
+	OrderingKey string `json:"ordering_key,omitempty"`
 	// Data is the event's JSON, kept only when Payload does not hold it as
 	// is (a Config.Envelope other than StandardEnvelope), so that endpoint
 	// formats, filters and ReplayMissing can read it; nil otherwise. See
@@ -127,6 +131,14 @@ type Endpoint struct {
 	// Config.Formats; "" is the dispatcher's Config.Envelope (Standard
 	// Webhooks by default).
 	Format string `json:"format,omitempty"`
+	// Ordered makes the endpoint's deliveries go out in the order their
+	// messages were published, per PublishOpts.OrderingKey: a delivery is
+	// sent only once the one before it with the same key has finished
+	// (succeeded, or failed for good). Different keys go out in parallel;
+	// with no keys the endpoint is one queue. It applies to deliveries
+	// created while it is set; turning it off releases the waiting ones.
+	// See the README's "Ordered delivery" for what a receiver can rely on.
+	Ordered bool `json:"ordered,omitempty"`
 	// FailingSince is when the endpoint's current run of failed attempts
 	// began; zero while it is healthy. The dispatcher stores it once a run
 	// has lasted a minute (so a flaky endpoint costs no write per failure)
@@ -190,8 +202,18 @@ type Delivery struct {
 	LastAttemptAt  time.Time `json:"last_attempt_at"`
 	LastStatusCode int       `json:"last_status_code,omitempty"`
 	LastError      string    `json:"last_error,omitempty"`
-	CreatedAt      time.Time `json:"created_at"`
-	UpdatedAt      time.Time `json:"updated_at"`
+	// Ordered is set on deliveries created for an Ordered endpoint: the
+	// delivery belongs to the queue (EndpointID, OrderingKey).
+	Ordered bool `json:"ordered,omitempty"`
+	// OrderingKey is the message's ordering key, for ordered deliveries.
+	OrderingKey string `json:"ordering_key,omitempty"`
+	// WaitingFor is, while an ordered delivery is pending behind the head
+	// of its queue, the ID of that head (the delivery being sent or
+	// retried); empty otherwise. Stores fill it in when they return a
+	// delivery; it is not stored.
+	WaitingFor string    `json:"waiting_for,omitempty"`
+	CreatedAt  time.Time `json:"created_at"`
+	UpdatedAt  time.Time `json:"updated_at"`
 }
 
 // Attempt is one HTTP POST of a delivery.
