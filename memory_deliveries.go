@@ -18,7 +18,7 @@ func (s *MemoryStore) Claim(ctx context.Context, p ClaimParams) ([]*Claimed, err
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var out []*Claimed
-	var cp claimCopies
+	cb := claimBatch{left: p.Limit}
 	for len(out) < p.Limit && len(s.queues) > 0 {
 		q := s.queues[0].v
 		if q.h[0].key > now {
@@ -29,7 +29,10 @@ func (s *MemoryStore) Claim(ctx context.Context, p ClaimParams) ([]*Claimed, err
 			skipped = append(skipped, q)
 			continue
 		}
-		out = append(out, s.leaseLocked(q.h[0].v, now, p.Lease, &cp))
+		if out == nil {
+			out = make([]*Claimed, 0, min(p.Limit, len(s.deliveries)))
+		}
+		out = append(out, s.leaseLocked(q.h[0].v, now, p.Lease, &cb))
 	}
 	// Arm the notification timer before the skipped endpoints go back: their
 	// due deliveries must not fire it again and again (the dispatcher wakes
@@ -43,9 +46,10 @@ func (s *MemoryStore) Claim(ctx context.Context, p ClaimParams) ([]*Claimed, err
 
 // leaseLocked leases d and returns it claimed, with copies of its message
 // and endpoint, as the Store contract asks of every returned object (the
-// payload is shared, which the contract allows). cp, when not nil, lets
-// the deliveries of one Claim share one copy of each endpoint and message.
-func (s *MemoryStore) leaseLocked(d *memDelivery, now int64, lease time.Duration, cp *claimCopies) *Claimed {
+// payload is shared, which the contract allows). cb, when not nil, lets
+// the deliveries of one Claim share their allocations and one copy of each
+// endpoint and message.
+func (s *MemoryStore) leaseLocked(d *memDelivery, now int64, lease time.Duration, cb *claimBatch) *Claimed {
 	if d.lease != 0 {
 		delete(s.leased, d.lease) // an expired lease, superseded
 	}
@@ -54,41 +58,49 @@ func (s *MemoryStore) leaseLocked(d *memDelivery, now int64, lease time.Duration
 	s.leased[d.lease] = d
 	d.leaseExp = now + int64(lease)
 	s.fixLocked(d)
-	if cp == nil {
-		cp = new(claimCopies)
+	if cb == nil {
+		cb = &claimBatch{left: 1}
 	}
-	c := &claimedDelivery{delivery: s.deliveryOf(d)}
+	c := cb.next()
+	c.delivery = s.deliveryOf(d)
 	c.Claimed = Claimed{
 		Delivery:       &c.delivery,
-		Message:        cp.message(d.msg.msg),
-		Endpoint:       cp.endpoint(s.endpoints[d.endpointID]),
+		Message:        shareCopy(&cb.msgs, d.msg.msg, copyMessage),
+		Endpoint:       shareCopy(&cb.eps, s.endpoints[d.endpointID], copyEndpoint),
 		Lease:          strconv.FormatUint(d.lease, 36),
 		LeaseExpiresAt: fromNanos(d.leaseExp),
 	}
 	return &c.Claimed
 }
 
-// claimedDelivery is a Claimed with its Delivery, in one allocation.
+// claimedDelivery is a Claimed with its Delivery, in one piece of memory.
 type claimedDelivery struct {
 	Claimed
 	delivery Delivery
 }
 
-// claimCopies holds the copies one Claim has made, by the store's own
-// object: a batch usually holds few endpoints, and a message's deliveries
-// come due together. Batches are at most a few hundred long, so a scan of
-// pointers costs less than a map.
-type claimCopies struct {
+// claimBatch makes the Claimed of one Claim call. Their memory comes in
+// slabs of several (one allocation for many deliveries, never more than
+// twice what the call claims), and the copies of endpoints and messages
+// are made once per call: a batch usually holds few endpoints, and a
+// message's deliveries come due together. Batches are at most a few
+// hundred long, so a scan of pointers costs less than a map.
+type claimBatch struct {
+	slab []claimedDelivery
+	left int         // how many more the call may claim: bounds the next slab
 	eps  []*Endpoint // the store's, then the copy: pairs
 	msgs []*Message
 }
 
-func (cp *claimCopies) endpoint(ep *Endpoint) *Endpoint {
-	return shareCopy(&cp.eps, ep, copyEndpoint)
-}
-
-func (cp *claimCopies) message(m *Message) *Message {
-	return shareCopy(&cp.msgs, m, copyMessage)
+// next returns the memory for the batch's next claimed delivery.
+func (cb *claimBatch) next() *claimedDelivery {
+	if len(cb.slab) == cap(cb.slab) {
+		n := min(max(2*cap(cb.slab), 4), 64, max(cb.left, 1))
+		cb.slab = make([]claimedDelivery, 0, n)
+	}
+	cb.left--
+	cb.slab = cb.slab[:len(cb.slab)+1]
+	return &cb.slab[len(cb.slab)-1]
 }
 
 // shareCopy returns the copy of orig in pairs (original, copy, ...),

@@ -344,19 +344,22 @@ func (s *MemoryStore) insertLocked(msg *Message, m *memMessage, mds []memDeliver
 	s.messages[msg.ID] = m
 	now, due := time.Now().UnixNano(), false
 	for i, d := range deliveries {
-		if _, ok := s.endpoints[d.EndpointID]; !ok {
+		ep, ok := s.endpoints[d.EndpointID]
+		if !ok {
 			continue // deleted since the publish looked it up: no delivery
 		}
-		due = s.addDeliveryLocked(m, d, &mds[i], now) || due
+		due = s.addDeliveryLocked(m, ep, d, &mds[i], now) || due
 	}
 	return due
 }
 
-// addDeliveryLocked stores d of message m in md and queues it if pending;
-// it reports whether it is due at now (unix nanos).
-func (s *MemoryStore) addDeliveryLocked(m *memMessage, d *Delivery, md *memDelivery, now int64) bool {
+// addDeliveryLocked stores d of message m to ep in md and queues it if
+// pending; it reports whether it is due at now (unix nanos). The delivery
+// keeps ep's own ID string: one string per endpoint, not per delivery, is
+// less for the garbage collector to trace through a large backlog.
+func (s *MemoryStore) addDeliveryLocked(m *memMessage, ep *Endpoint, d *Delivery, md *memDelivery, now int64) bool {
 	*md = memDelivery{
-		id: d.ID, msg: m, endpointID: d.EndpointID, st: toMemState(d.State), attempts: int32(d.Attempts),
+		id: d.ID, msg: m, endpointID: ep.ID, st: toMemState(d.State), attempts: int32(d.Attempts),
 		next: nanos(d.NextAttemptAt), created: nanos(d.CreatedAt), updated: nanos(d.UpdatedAt), idx: -1,
 	}
 	s.deliveries[md.id] = md

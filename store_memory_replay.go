@@ -79,13 +79,14 @@ func (s *MemoryStore) InsertDeliveries(ctx context.Context, ds []*Delivery) (int
 	now, due, n := time.Now().UnixNano(), false, 0
 	for _, d := range ds {
 		m := s.messages[d.MessageID]
-		if _, ok := s.endpoints[d.EndpointID]; !ok {
+		ep, ok := s.endpoints[d.EndpointID]
+		if !ok {
 			continue
 		}
 		if slices.ContainsFunc(m.deliveries, func(x *memDelivery) bool { return x.endpointID == d.EndpointID }) {
 			continue
 		}
-		due = s.addDeliveryLocked(m, d, &memDelivery{}, now) || due
+		due = s.addDeliveryLocked(m, ep, d, &memDelivery{}, now) || due
 		n++
 	}
 	if due {
