@@ -394,7 +394,8 @@
     main.append(testOut);
 
     if (cfg.canReveal) main.append(secretSection(id));
-    if (can("manage")) main.append(editForm(ep, types, formats, (next) => { Object.assign(ep, next); showProps(ep); clear(main.querySelector("h1.url")).append(ep.url); }));
+    // Replace, not merge: the answer leaves out fields that are off or empty (ordered, filter, format).
+    if (can("manage")) main.append(editForm(ep, types, formats, (next) => { Object.keys(ep).forEach((k) => delete ep[k]); Object.assign(ep, next); showProps(ep); clear(main.querySelector("h1.url")).append(ep.url); }));
     if (can("send")) main.append(recoverForm(id, () => loadDeliveries()), replayForm(id, () => loadDeliveries()));
 
     const dtable = el("tbody");
