@@ -168,7 +168,9 @@ func (s *MemoryStore) Record(ctx context.Context, recs []Record) ([]bool, error)
 				d.lastErr = r.Error
 			}
 			s.unqueueLocked(d)
-			promoted = s.finishOrderedLocked(d, time.Now().UnixNano()) || promoted
+			if d.ord != nil && s.finishOrderedLocked(d, now) {
+				promoted = true
+			}
 		}
 	}
 	if promoted {

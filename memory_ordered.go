@@ -1,5 +1,7 @@
 package webhook
 
+import "time"
+
 // Ordered delivery in the memory store. An ordered delivery carries a
 // memOrdered (its key and its place in store order); unordered ones carry
 // nil, so the option costs them one pointer and nothing on the claim path.
@@ -72,7 +74,9 @@ func (s *MemoryStore) enqueueLocked(d *memDelivery) bool {
 // finishOrderedLocked runs when d has just finished (succeeded or failed,
 // and is out of the due heaps): if it was its queue's head, the waiting
 // delivery stored first becomes the head, due at its NextAttemptAt. It
-// reports whether that new head is due at now (unix nanos).
+// reports whether that new head is due at now (the record's clock, unix
+// nanos) or by the wall clock: then no timer will say so, and the caller
+// signals.
 func (s *MemoryStore) finishOrderedLocked(d *memDelivery, now int64) bool {
 	if d.ord == nil {
 		return false
@@ -94,7 +98,7 @@ func (s *MemoryStore) finishOrderedLocked(d *memDelivery, now int64) bool {
 	next.waiting = false
 	q.head = next.d
 	s.queueLocked(next.d)
-	return next.d.next <= now
+	return next.d.next <= now || next.d.next <= time.Now().UnixNano()
 }
 
 // releaseOrderedLocked makes the waiting deliveries of an endpoint
