@@ -40,6 +40,9 @@ func (d *Dispatcher) prepare(pctx *publishCtx, ev Event, opts *PublishOpts) (*Me
 	if err := validateChannels("channels", o.Channels); err != nil {
 		return nil, nil, err
 	}
+	if err := validateOrderingKey(o.OrderingKey); err != nil {
+		return nil, nil, err
+	}
 	data, err := d.marshal(ev)
 	if err != nil {
 		return nil, nil, err
@@ -48,7 +51,8 @@ func (d *Dispatcher) prepare(pctx *publishCtx, ev Event, opts *PublishOpts) (*Me
 		return nil, nil, err
 	}
 	now := d.cfg.Now().UTC()
-	msg := &Message{ID: o.ID, Tenant: o.Tenant, Type: typ, Metadata: o.Metadata, Channels: slices.Clone(o.Channels), CreatedAt: now}
+	msg := &Message{ID: o.ID, Tenant: o.Tenant, Type: typ, Metadata: o.Metadata, Channels: slices.Clone(o.Channels),
+		OrderingKey: o.OrderingKey, CreatedAt: now}
 	if msg.ID == "" {
 		msg.ID = d.ids.newID("msg_")
 	}
@@ -76,9 +80,19 @@ func (d *Dispatcher) prepare(pctx *publishCtx, ev Event, opts *PublishOpts) (*Me
 			ID: d.ids.newID("dlv_"), MessageID: msg.ID, EndpointID: ep.ID, Tenant: msg.Tenant, EventType: typ,
 			State: StatePending, NextAttemptAt: now, CreatedAt: now, UpdatedAt: now,
 		}
+		setOrdered(&all[i], ep, msg)
 		ds[i] = &all[i]
 	}
 	return msg, ds, nil
+}
+
+// setOrdered puts a new delivery of msg to ep in its queue when ep is
+// Ordered: every path that builds deliveries (publish, batch, replay, test
+// events) calls it.
+func setOrdered(del *Delivery, ep *Endpoint, msg *Message) {
+	if ep.Ordered {
+		del.Ordered, del.OrderingKey = true, msg.OrderingKey
+	}
 }
 
 // marshal turns an event into its JSON, checking size and validity.
@@ -327,6 +341,12 @@ func (d *Dispatcher) Stats(ctx context.Context, q StatsQuery) (*Stats, error) {
 // endpoint's circuit breaker, in-flight cap and rate limit, when this
 // dispatcher is running (another instance's workers treat it as any due
 // delivery). To redeliver to a disabled endpoint, enable it first.
+//
+// An ordered delivery (Delivery.Ordered) goes back to its own place in its
+// queue instead: it goes out at once only if no delivery of its endpoint
+// and key is pending; otherwise it waits until the one in flight has
+// finished (and goes before the later ones still waiting). A delivery
+// that is waiting already stays where it is.
 func (d *Dispatcher) Redeliver(ctx context.Context, deliveryID string) error {
 	if err := lookupID("delivery", deliveryID); err != nil {
 		return err
@@ -341,7 +361,8 @@ func (d *Dispatcher) Redeliver(ctx context.Context, deliveryID string) error {
 
 // RetryFailed makes every delivery of the endpoint that failed for good and
 // was created at or after since due now (bulk recovery after an outage), and
-// returns how many.
+// returns how many. On an Ordered endpoint they go back to their places in
+// their queues and go out in publish order, one at a time per key.
 func (d *Dispatcher) RetryFailed(ctx context.Context, endpointID string, since time.Time) (int, error) {
 	if err := lookupID("endpoint", endpointID); err != nil {
 		return 0, err
