@@ -30,6 +30,12 @@ import (
 // for an endpoint created or subscribed meanwhile it is the same race a
 // publish running at the same moment as the write has without a cache.
 
+// queuedStmt is a statement to queue in a batch.
+type queuedStmt struct {
+	sql  string
+	args []any
+}
+
 // endpointsChanged is the NOTIFY payload of an endpoint write.
 const endpointsChanged = "endpoints"
 
@@ -114,14 +120,18 @@ func (s *Store) matchesLive() bool {
 // transaction (one pipelined batch), the NOTIFY that empties the match
 // caches of every instance when it commits. It notifies whatever
 // Options.DisableNotify says: other instances may cache.
-func (s *Store) execEndpointWrite(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
+// Statements in then run after it, in the same transaction.
+func (s *Store) execEndpointWrite(ctx context.Context, sql string, args []any, then ...queuedStmt) (pgconn.CommandTag, error) {
 	b := &pgx.Batch{}
 	b.Queue(sql, args...)
+	for _, st := range then {
+		b.Queue(st.sql, st.args...)
+	}
 	b.Queue("SELECT pg_notify($1, $2)", s.channel, endpointsChanged)
 	br := s.pool.SendBatch(ctx, b)
 	tag, err := br.Exec()
 	if err == nil {
-		_, err = br.Exec()
+		err = execAll(br, len(then)+1)
 	}
 	if cerr := br.Close(); err == nil {
 		err = cerr

@@ -130,6 +130,10 @@ type Store struct {
 	log       *slog.Logger
 	q         queries
 	rq        replayQueries
+	oq        orderedQueries
+	// recordDurable is q.record committing durably, for records that
+	// finish ordered deliveries (recordOrdered).
+	recordDurable string
 
 	insertTimeout time.Duration // see Options.InsertTimeout
 
@@ -211,11 +215,13 @@ func New(pool *pgxpool.Pool, opts *Options) *Store {
 	}
 	sch := pgx.Identifier{o.Schema}.Sanitize()
 	s.insertManySQL, s.getMessagesSQL = insertManySQL(sch), getMessagesSQL(sch)
+	s.oq = buildOrderedQueries(sch)
 	leaseCommit := asyncCommit
 	if o.DurableLeases {
 		leaseCommit = "true"
 	}
 	s.q = buildQueries(sch, leaseCommit)
+	s.recordDurable = buildQueries(sch, "true").record // see recordOrdered
 	s.rq = buildReplayQueries(sch)
 	return s
 }
