@@ -120,6 +120,9 @@ func (s *MemoryStore) ClaimDelivery(ctx context.Context, id string, p ClaimParam
 	if d.st != memPending || (d.lease != 0 && d.leaseExp > now) {
 		return nil, fmt.Errorf("%w: delivery %s is %s or leased", ErrConflict, id, d.st.public())
 	}
+	if head := s.waitingForLocked(d); head != "" {
+		return nil, fmt.Errorf("%w: delivery %s waits behind %s, the head of its ordered queue; it goes out after it", ErrConflict, id, head)
+	}
 	return s.leaseLocked(d, now, p.Lease, nil), nil
 }
 
@@ -129,6 +132,7 @@ func (s *MemoryStore) Record(ctx context.Context, recs []Record) ([]bool, error)
 		return nil, err
 	}
 	applied := make([]bool, len(recs))
+	promoted := false
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for i := range recs {
@@ -164,7 +168,11 @@ func (s *MemoryStore) Record(ctx context.Context, recs []Record) ([]bool, error)
 				d.lastErr = r.Error
 			}
 			s.unqueueLocked(d)
+			promoted = s.finishOrderedLocked(d, time.Now().UnixNano()) || promoted
 		}
+	}
+	if promoted {
+		s.signalLocked() // a queue's next delivery is due: no timer will say so
 	}
 	s.armTopLocked()
 	return applied, nil
@@ -177,12 +185,16 @@ func (s *MemoryStore) deliveryLocked(d *memDelivery) *Delivery {
 
 func (s *MemoryStore) deliveryOf(d *memDelivery) Delivery {
 	m := d.msg.msg
-	return Delivery{
+	out := Delivery{
 		ID: d.id, MessageID: m.ID, EndpointID: d.endpointID, Tenant: m.Tenant, EventType: m.Type,
 		State: d.st.public(), Attempts: int(d.attempts), NextAttemptAt: fromNanos(d.next),
 		LastAttemptAt: fromNanos(d.lastAt()), LastStatusCode: int(d.lastStatus), LastError: d.lastErr,
 		CreatedAt: fromNanos(d.created), UpdatedAt: fromNanos(d.updated),
 	}
+	if d.ord != nil {
+		out.Ordered, out.OrderingKey, out.WaitingFor = true, d.ord.key, s.waitingForLocked(d)
+	}
+	return out
 }
 
 // GetDelivery implements Store.

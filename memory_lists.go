@@ -166,12 +166,13 @@ func (s *MemoryStore) Requeue(ctx context.Context, p RequeueParams) (int, error)
 		n++
 		d.next = at
 		d.updated = at
-		if d.st != memPending {
+		switch {
+		case d.st != memPending:
 			d.st = memPending
 			s.countLocked(d, 1)
-			s.queueLocked(d)
-		} else if d.lease == 0 {
-			s.fixLocked(d)
+			s.enqueueLocked(d) // an ordered one takes its old place in its queue
+		case d.idx >= 0 && d.lease == 0:
+			s.fixLocked(d) // a waiting one (not in the due heaps) stays waiting
 		}
 	}
 	if n > 0 && at <= time.Now().UnixNano() {

@@ -40,6 +40,9 @@ func (d *Dispatcher) prepare(pctx *publishCtx, ev Event, opts *PublishOpts) (*Me
 	if err := validateChannels("channels", o.Channels); err != nil {
 		return nil, nil, err
 	}
+	if err := validateOrderingKey(o.OrderingKey); err != nil {
+		return nil, nil, err
+	}
 	data, err := d.marshal(ev)
 	if err != nil {
 		return nil, nil, err
@@ -48,7 +51,8 @@ func (d *Dispatcher) prepare(pctx *publishCtx, ev Event, opts *PublishOpts) (*Me
 		return nil, nil, err
 	}
 	now := d.cfg.Now().UTC()
-	msg := &Message{ID: o.ID, Tenant: o.Tenant, Type: typ, Metadata: o.Metadata, Channels: slices.Clone(o.Channels), CreatedAt: now}
+	msg := &Message{ID: o.ID, Tenant: o.Tenant, Type: typ, Metadata: o.Metadata, Channels: slices.Clone(o.Channels),
+		OrderingKey: o.OrderingKey, CreatedAt: now}
 	if msg.ID == "" {
 		msg.ID = d.ids.newID("msg_")
 	}
@@ -76,9 +80,19 @@ func (d *Dispatcher) prepare(pctx *publishCtx, ev Event, opts *PublishOpts) (*Me
 			ID: d.ids.newID("dlv_"), MessageID: msg.ID, EndpointID: ep.ID, Tenant: msg.Tenant, EventType: typ,
 			State: StatePending, NextAttemptAt: now, CreatedAt: now, UpdatedAt: now,
 		}
+		setOrdered(&all[i], ep, msg)
 		ds[i] = &all[i]
 	}
 	return msg, ds, nil
+}
+
+// setOrdered puts a new delivery of msg to ep in its queue when ep is
+// Ordered: every path that builds deliveries (publish, batch, replay, test
+// events) calls it.
+func setOrdered(del *Delivery, ep *Endpoint, msg *Message) {
+	if ep.Ordered {
+		del.Ordered, del.OrderingKey = true, msg.OrderingKey
+	}
 }
 
 // marshal turns an event into its JSON, checking size and validity.

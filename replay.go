@@ -73,10 +73,12 @@ func (d *Dispatcher) ReplayMissing(ctx context.Context, endpointID string, since
 			if !d.wantsStored(ctx, ep, m) {
 				continue
 			}
-			ds = append(ds, &Delivery{
+			del := &Delivery{
 				ID: d.ids.newID("dlv_"), MessageID: m.ID, EndpointID: ep.ID, Tenant: ep.Tenant, EventType: m.Type,
 				State: StatePending, NextAttemptAt: now, CreatedAt: now, UpdatedAt: now,
-			})
+			}
+			setOrdered(del, ep, m)
+			ds = append(ds, del)
 		}
 		if len(ds) > 0 {
 			n, err := rp.InsertDeliveries(ctx, ds)

@@ -33,6 +33,11 @@ type MemoryStore struct {
 	leased    map[uint64]*memDelivery
 	pendingN  int // deliveries in state pending
 	retryingN int // of which with attempts
+	// orderQueues holds the queues of ordered deliveries by endpoint and
+	// ordering key (memory_ordered.go); orderSeq numbers ordered
+	// deliveries in store order.
+	orderQueues map[string]map[string]*memOrderQueue
+	orderSeq    uint64
 
 	timer   *time.Timer
 	timerAt int64 // unix nanos the timer is armed for; 0 when idle
@@ -93,6 +98,7 @@ type memDelivery struct {
 	lastStatus int32
 	idx        int32 // position in its endpoint's heap, -1 when not in it
 	st         memState
+	ord        *memOrdered // nil for unordered deliveries
 }
 
 // key is when the delivery can next be claimed: its lease's expiry while
@@ -122,6 +128,8 @@ func NewMemoryStore() *MemoryStore {
 		queueOf:    map[string]*memQueue{},
 		leased:     map[uint64]*memDelivery{},
 		subs:       map[chan struct{}]struct{}{},
+
+		orderQueues: map[string]map[string]*memOrderQueue{},
 	}
 }
 
@@ -247,6 +255,10 @@ func (s *MemoryStore) UpdateEndpoint(ctx context.Context, ep *Endpoint) error {
 		delete(s.tenants[old.Tenant], old.ID)
 	}
 	s.putEndpoint(c)
+	if !c.Ordered && s.releaseOrderedLocked(c.ID, time.Now().UnixNano()) {
+		s.signalLocked()
+	}
+	s.armTopLocked()
 	return nil
 }
 
@@ -271,6 +283,7 @@ func (s *MemoryStore) DeleteEndpoint(ctx context.Context, id string) error {
 	}
 	delete(s.byEndpoint, id)
 	delete(s.queueOf, id)
+	delete(s.orderQueues, id)
 	return nil
 }
 
@@ -359,12 +372,12 @@ func (s *MemoryStore) addDeliveryLocked(m *memMessage, d *Delivery, md *memDeliv
 		id: d.ID, msg: m, endpointID: d.EndpointID, st: toMemState(d.State), attempts: int32(d.Attempts),
 		next: nanos(d.NextAttemptAt), created: nanos(d.CreatedAt), updated: nanos(d.UpdatedAt), idx: -1,
 	}
+	s.addOrderedLocked(md, d)
 	s.deliveries[md.id] = md
 	s.countLocked(md, 1)
 	s.byEndpoint[md.endpointID] = append(s.byEndpoint[md.endpointID], md)
 	m.deliveries = append(m.deliveries, md)
-	if md.st == memPending {
-		s.queueLocked(md)
+	if md.st == memPending && s.enqueueLocked(md) {
 		return md.next <= now
 	}
 	return false

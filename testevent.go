@@ -17,6 +17,12 @@ const TestEventType = "webhook.test"
 // in the endpoint's log; it is not retried. It is SendTestEvent with a
 // built-in event, which Config.Events need not list: the request carries
 // Hookline-Test: true and the message hookline.test=true.
+//
+// On an Ordered endpoint the test event is ordered too, in the queue of
+// messages without an OrderingKey: if a delivery of that queue is ahead of
+// it, SendTest sends nothing now and returns an error matching
+// ErrConflict naming that delivery; the test goes out after it, through
+// the workers.
 func (d *Dispatcher) SendTest(ctx context.Context, endpointID string) (*Attempt, error) {
 	data, _ := json.Marshal(map[string]string{"endpoint_id": endpointID, "message": "This is a test event from hookline."})
 	return d.sendTest(ctx, endpointID, TestEventType, data)
@@ -84,11 +90,15 @@ func (d *Dispatcher) sendTest(ctx context.Context, endpointID, typ string, data 
 		// Due in a day: the workers leave it alone while this call sends it.
 		State: StatePending, NextAttemptAt: now.Add(24 * time.Hour), CreatedAt: now, UpdatedAt: now,
 	}
+	setOrdered(del, ep, msg)
 	if err := d.store.InsertMessage(ctx, msg, []*Delivery{del}); err != nil {
 		return nil, err
 	}
 	c, err := d.store.ClaimDelivery(ctx, del.ID, ClaimParams{Owner: d.owner, Now: d.cfg.Now(), Lease: d.cfg.Lease})
 	if err != nil {
+		if del.Ordered {
+			return nil, d.testQueued(ctx, del, err)
+		}
 		return nil, err
 	}
 	// A copy of the endpoint, disabled or not, with the test header: the
@@ -113,4 +123,21 @@ func (d *Dispatcher) sendTest(ctx context.Context, endpointID, typ string, data 
 		return &out, err
 	}
 	return &out, nil
+}
+
+// testQueued handles a test event to an Ordered endpoint that could not go
+// out at once: it waits in the endpoint's queue without a key, behind an
+// earlier delivery. It is made due now, so it goes out in its turn through
+// the workers like any delivery, and the error says so.
+func (d *Dispatcher) testQueued(ctx context.Context, del *Delivery, cause error) error {
+	if _, err := d.store.Requeue(ctx, RequeueParams{DeliveryID: del.ID, At: d.cfg.Now()}); err != nil {
+		return fmt.Errorf("hookline: the test event (delivery %s) could not be sent now (%v) nor queued: %w", del.ID, cause, err)
+	}
+	ahead := "an earlier delivery"
+	if got, err := d.store.GetDelivery(ctx, del.ID); err == nil && got.WaitingFor != "" {
+		ahead = "delivery " + got.WaitingFor
+	}
+	d.wakeUp()
+	return fmt.Errorf("%w: endpoint %s is ordered and %s is ahead of the test event in its queue; "+
+		"the test (delivery %s) goes out after it", ErrConflict, del.EndpointID, ahead, del.ID)
 }

@@ -41,6 +41,8 @@ const (
 	// MaxMetadataEntry is the most bytes of one Metadata entry, its key
 	// and value together.
 	MaxMetadataEntry = 1024
+	// MaxOrderingKey is the most bytes of a PublishOpts.OrderingKey.
+	MaxOrderingKey = 256
 )
 
 // Bounds of Endpoint.RateLimit, in deliveries per second; 0 means no rate
@@ -110,6 +112,16 @@ func validateTenant(t string) error {
 		return invalid("tenant", "longer than %d bytes", maxTenantLen)
 	}
 	return checkName("tenant", "", t)
+}
+
+// validateOrderingKey checks a PublishOpts.OrderingKey: at most
+// MaxOrderingKey bytes of valid UTF-8 without control characters ("" is
+// valid: the queue of messages without a key).
+func validateOrderingKey(k string) error {
+	if len(k) > MaxOrderingKey {
+		return invalid("OrderingKey", "%d bytes; at most %d (use an ID, such as the customer's, not a document)", len(k), MaxOrderingKey)
+	}
+	return checkName("OrderingKey", "", k)
 }
 
 // validateMetadata checks a Metadata map: at most MaxMetadata entries, each

@@ -54,6 +54,7 @@ func Run(t *testing.T, newStore func(t *testing.T) webhook.Store) {
 		{"FarFutureDue", testFarFutureDue},
 	}
 	tests = append(tests, batchTests()...)
+	tests = append(tests, orderedTests()...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
