@@ -63,7 +63,7 @@ func (s *Store) GetEndpoint(ctx context.Context, id string) (*webhook.Endpoint, 
 // UpdateEndpoint implements webhook.Store. With Ordered off, the same
 // transaction releases the endpoint's waiting deliveries (ordered.go:
 // lockWaiting, release): they become unordered, due at their
-// NextAttemptAt, and keep their OrderingKey.
+// NextAttemptAt, with no OrderingKey (as in the memory store).
 func (s *Store) UpdateEndpoint(ctx context.Context, ep *webhook.Endpoint) error {
 	args := endpointArgs(ep)
 	args = append(args[:13], ep.UpdatedAt, ep.SigningKey, nullTime(ep.FailingSince), nonNil(ep.Channels), ep.Filter, ep.Format, ep.Ordered) // CreatedAt stays

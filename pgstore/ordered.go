@@ -115,7 +115,9 @@ WHERE f.claim_at IS NULL AND d.id = f.id AND d.state = 'pending' AND d.seq IS NO
 		// a queue that appeared since (a publish that read the endpoint as
 		// ordered, committed in between) is released only if no promote
 		// holds it, and otherwise stays ordered, as if published first.
-		release: r.Replace(`UPDATE {{S}}.deliveries d SET seq = NULL, claim_at = d.next_attempt_at
+		// A released delivery loses its key with its order (Delivery.OrderingKey
+		// is for ordered deliveries), as in the memory store.
+		release: r.Replace(`UPDATE {{S}}.deliveries d SET seq = NULL, ordering_key = NULL, claim_at = d.next_attempt_at
 WHERE ` + waiting + ` AND pg_try_advisory_xact_lock(` + queueKey("d.endpoint_id", "d.ordering_key") + `)`),
 		isolation: `SELECT current_setting('transaction_isolation')`,
 	}
