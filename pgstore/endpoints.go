@@ -75,6 +75,9 @@ func (s *Store) UpdateEndpoint(ctx context.Context, ep *webhook.Endpoint) error 
 	if err != nil {
 		return mapErr(err, "endpoint "+ep.ID)
 	}
+	if !ep.Ordered {
+		s.broadcast() // released deliveries may be due
+	}
 	if tag.RowsAffected() == 0 {
 		return fmt.Errorf("%w: endpoint %s", webhook.ErrNotFound, ep.ID)
 	}

@@ -215,6 +215,7 @@ func (s *Store) recordOrdered(ctx context.Context, recs []webhook.Record, args [
 	b := &pgx.Batch{}
 	b.Queue(s.recordDurable, args...)
 	s.idsPromote(b, orderedFinishIDs(recs))
+	var promoted int64
 	err := runTx(ctx, s.pool, b, func(br pgx.BatchResults) error {
 		rows, err := br.Query()
 		if err != nil {
@@ -227,10 +228,21 @@ func (s *Store) recordOrdered(ctx context.Context, recs []webhook.Record, args [
 		for _, o := range ords {
 			applied[o-1] = true
 		}
-		return execAll(br, 2)
+		if err := execAll(br, 1); err != nil {
+			return err
+		}
+		tag, err := br.Exec()
+		promoted = tag.RowsAffected()
+		return err
 	})
 	if err != nil {
 		return nil, mapErr(err, "recording attempts")
+	}
+	if promoted > 0 {
+		// New heads are due (at their NextAttemptAt, mostly past): wake
+		// this process's dispatcher, whose worker just came free. Other
+		// instances find them when they next claim.
+		s.broadcast()
 	}
 	return applied, nil
 }

@@ -46,11 +46,14 @@ const deliveryCols = `d.id, d.message_id, d.endpoint_id, d.tenant, d.event_type,
 // pending, claim_at NULL) the ID of its queue's head, the first entry of
 // the queue in deliveries_queue; empty for every other delivery, for which
 // the subquery does not run.
+//
+// The subquery has no condition on claim_at: with one, the planner may
+// walk deliveries_claim (every due delivery) instead.
 const waitingForCol = `CASE WHEN d.state = 'pending' AND d.seq IS NOT NULL AND d.claim_at IS NULL THEN coalesce((
-	SELECT h.id FROM {{S}}.deliveries h
+	SELECT CASE WHEN h.claim_at IS NOT NULL THEN h.id END FROM {{S}}.deliveries h
 	WHERE h.endpoint_id = d.endpoint_id AND h.ordering_key = d.ordering_key AND h.state = 'pending'
-		AND h.seq IS NOT NULL AND h.claim_at IS NOT NULL
-	ORDER BY (h.claim_at IS NULL) LIMIT 1), '') ELSE '' END`
+		AND h.seq IS NOT NULL
+	ORDER BY (h.claim_at IS NULL), h.seq LIMIT 1), '') ELSE '' END`
 
 const messageCols = `m.id, m.tenant, m.event_type, m.payload, m.metadata, m.created_at, m.channels, m.data, m.ordering_key`
 
