@@ -9,5 +9,6 @@ func BacklogSQL(s *Store) string { return s.q.backlog }
 // WaitingForSQL returns the WaitingFor column's expression, for EXPLAIN.
 func WaitingForSQL(s *Store) string { return s.q.waitingFor }
 
-// PromoteIDsSQL returns the promote statement by delivery IDs, for EXPLAIN.
+// PromoteIDsSQL returns the lock-and-promote statement by delivery IDs, for EXPLAIN.
 func PromoteIDsSQL(s *Store) string { return s.oq.promoteIDs }
+

@@ -96,7 +96,7 @@ func (s *Store) insertMany(ctx context.Context, q querier, items []insertItem, n
 	br := q.SendBatch(ctx, b)
 	inserted, err := s.readInserted(br.QueryRow(), items)
 	if err == nil {
-		err = mapErr(execAll(br, 2), "promoting ordered deliveries")
+		err = mapErr(readErrOnly(br), "promoting ordered deliveries")
 	}
 	if cerr := br.Close(); err == nil && cerr != nil {
 		err = mapErr(cerr, insertWhat(items))
@@ -123,7 +123,7 @@ func (s *Store) insertManyOrdered(ctx context.Context, conn querier, items []ins
 	var readErr error // already mapped
 	err = runTx(ctx, conn, b, func(br pgx.BatchResults) error {
 		if inserted, readErr = s.readInserted(br.QueryRow(), items); readErr == nil {
-			readErr = mapErr(execAll(br, 2), "promoting ordered deliveries")
+			readErr = mapErr(readErrOnly(br), "promoting ordered deliveries")
 		}
 		return readErr
 	})

@@ -155,9 +155,8 @@ func (s *Store) Requeue(ctx context.Context, p webhook.RequeueParams) (int, erro
 		if len(ordered) == 0 {
 			return nil
 		}
-		b := &pgx.Batch{}
-		s.idsPromote(b, ordered)
-		return tx.SendBatch(ctx, b).Close()
+		_, err := tx.Exec(ctx, s.oq.promoteIDs, ordered)
+		return err
 	})
 	if err != nil {
 		return 0, mapErr(err, what)

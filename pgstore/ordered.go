@@ -61,10 +61,10 @@ const seqShift = 1 << 24
 
 // orderedQueries holds the SQL of ordered delivery, schema filled in.
 type orderedQueries struct {
-	// lockQueues and promoteQueues take the queues as two arrays,
-	// endpoint IDs and keys; lockIDs and promoteIDs find the queues of the
-	// deliveries whose IDs they are given.
-	lockQueues, promoteQueues, lockIDs, promoteIDs string
+	// promoteQueues takes the queues as two arrays, endpoint IDs and
+	// keys; promoteIDs takes delivery IDs and promotes their queues. Both
+	// lock and promote (the functions of migration 0007).
+	promoteQueues, promoteIDs string
 	// lockWaiting and release free an endpoint's waiting deliveries
 	// (UpdateEndpoint turning Ordered off).
 	lockWaiting, release string
@@ -76,49 +76,24 @@ type orderedQueries struct {
 func sqlLiteral(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
 
 func buildOrderedQueries(schema string) orderedQueries {
-	// queueKey is a queue's advisory lock key: the schema (two schemas in
-	// one database do not share locks), the endpoint and the key, joined by
-	// a separator no ID holds.
-	queueKey := func(ep, key string) string {
-		return `hashtextextended(` + sqlLiteral(schema) + ` || E'\x1f' || ` + ep + ` || E'\x1f' || ` + key + `, 0)`
-	}
 	r := strings.NewReplacer("{{S}}", schema)
-	lock := func(from string) string {
-		return r.Replace(`SELECT pg_advisory_xact_lock(l.k) FROM (
-	SELECT DISTINCT ` + queueKey("q.ep", "q.key") + ` AS k FROM ` + from + `
-	ORDER BY 1) l`)
-	}
-	// The first entry of a queue in deliveries_queue is its head, or, when
-	// it has none, its waiting delivery with the smallest seq.
-	promote := func(from string) string {
-		return r.Replace(`UPDATE {{S}}.deliveries d SET claim_at = d.next_attempt_at
-FROM (SELECT DISTINCT q.ep, q.key FROM ` + from + `) q
-CROSS JOIN LATERAL (
-	SELECT f.id, f.claim_at FROM {{S}}.deliveries f
-	WHERE f.endpoint_id = q.ep AND f.ordering_key = q.key AND f.state = 'pending' AND f.seq IS NOT NULL
-	ORDER BY (f.claim_at IS NULL), f.seq
-	LIMIT 1) f
-WHERE f.claim_at IS NULL AND d.id = f.id AND d.state = 'pending' AND d.seq IS NOT NULL AND d.claim_at IS NULL`)
-	}
-	const fromArrays = `unnest($1::text[], $2::text[]) AS q(ep, key)`
-	fromIDs := r.Replace(`(SELECT x.endpoint_id AS ep, x.ordering_key AS key FROM {{S}}.deliveries x
-		WHERE x.id = ANY ($1::text[]) AND x.seq IS NOT NULL) q`)
 	const waiting = `d.endpoint_id = $1 AND d.state = 'pending' AND d.seq IS NOT NULL AND d.claim_at IS NULL`
 	return orderedQueries{
-		lockQueues:    lock(fromArrays),
-		promoteQueues: promote(fromArrays),
-		lockIDs:       lock(fromIDs),
-		promoteIDs:    promote(fromIDs),
-		lockWaiting: lock(r.Replace(`(SELECT d.endpoint_id AS ep, d.ordering_key AS key FROM {{S}}.deliveries d
-		WHERE ` + waiting + `) q`)),
+		promoteQueues: r.Replace(`SELECT {{S}}.promote_queues($1::text[], $2::text[])`),
+		promoteIDs:    r.Replace(`SELECT {{S}}.promote_deliveries($1::text[])`),
+		lockWaiting: r.Replace(`SELECT pg_advisory_xact_lock(l.k) FROM (
+	SELECT DISTINCT {{S}}.queue_lock_key(d.endpoint_id, d.ordering_key) AS k FROM {{S}}.deliveries d
+	WHERE ` + waiting + `
+	ORDER BY 1) l`),
 		// The try-lock is granted at once for the queues lockWaiting locked;
 		// a queue that appeared since (a publish that read the endpoint as
 		// ordered, committed in between) is released only if no promote
 		// holds it, and otherwise stays ordered, as if published first.
-		// A released delivery loses its key with its order (Delivery.OrderingKey
-		// is for ordered deliveries), as in the memory store.
+		// A released delivery loses its key with its order
+		// (Delivery.OrderingKey is for ordered deliveries), as in the memory
+		// store.
 		release: r.Replace(`UPDATE {{S}}.deliveries d SET seq = NULL, ordering_key = NULL, claim_at = d.next_attempt_at
-WHERE ` + waiting + ` AND pg_try_advisory_xact_lock(` + queueKey("d.endpoint_id", "d.ordering_key") + `)`),
+WHERE ` + waiting + ` AND pg_try_advisory_xact_lock({{S}}.queue_lock_key(d.endpoint_id, d.ordering_key))`),
 		isolation: `SELECT current_setting('transaction_isolation')`,
 	}
 }
@@ -143,18 +118,25 @@ func queueArgs(qs []queue) (eps, keys []string) {
 	return eps, keys
 }
 
-// queuePromote queues the lock and the promote of qs on b.
+// queuePromote queues the lock and promote of qs on b: one statement,
+// whose result is the number of deliveries promoted.
 func (s *Store) queuePromote(b *pgx.Batch, qs []queue) {
 	eps, keys := queueArgs(qs)
-	b.Queue(s.oq.lockQueues, eps, keys)
 	b.Queue(s.oq.promoteQueues, eps, keys)
 }
 
-// idsPromote queues the lock and the promote of the queues of the
-// deliveries ids on b.
+// idsPromote queues the lock and promote of the queues of the deliveries
+// ids on b.
 func (s *Store) idsPromote(b *pgx.Batch, ids []string) {
-	b.Queue(s.oq.lockIDs, ids)
 	b.Queue(s.oq.promoteIDs, ids)
+}
+
+// readPromoted reads the result of a statement queuePromote or idsPromote
+// queued.
+func readPromoted(br pgx.BatchResults) (int64, error) {
+	var n int64
+	err := br.QueryRow().Scan(&n)
+	return n, err
 }
 
 // readCommitted checks that q runs under READ COMMITTED, which the promote
@@ -228,11 +210,7 @@ func (s *Store) recordOrdered(ctx context.Context, recs []webhook.Record, args [
 		for _, o := range ords {
 			applied[o-1] = true
 		}
-		if err := execAll(br, 1); err != nil {
-			return err
-		}
-		tag, err := br.Exec()
-		promoted = tag.RowsAffected()
+		promoted, err = readPromoted(br)
 		return err
 	})
 	if err != nil {
@@ -286,6 +264,12 @@ func runTx(ctx context.Context, q querier, b *pgx.Batch, read func(pgx.BatchResu
 	if cerr := br.Close(); err == nil {
 		err = cerr
 	}
+	return err
+}
+
+// readErrOnly reads a promote's result for its error alone.
+func readErrOnly(br pgx.BatchResults) error {
+	_, err := readPromoted(br)
 	return err
 }
 

@@ -151,7 +151,7 @@ func (s *Store) InsertDeliveries(ctx context.Context, ds []*webhook.Delivery) (i
 		if err := br.QueryRow().Scan(&inserted, &notified); err != nil {
 			return err
 		}
-		return execAll(br, 2)
+		return readErrOnly(br)
 	})
 	if err != nil {
 		return 0, mapErr(err, "inserting replayed deliveries")

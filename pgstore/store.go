@@ -304,7 +304,7 @@ func (s *Store) Migrate(ctx context.Context) error {
 		if applied[m.version] {
 			continue
 		}
-		if _, err := tx.Exec(ctx, strings.ReplaceAll(m.sql, "{{S}}", sch)); err != nil {
+		if _, err := tx.Exec(ctx, strings.NewReplacer("{{S}}", sch, "{{S_LITERAL}}", sqlLiteral(sch)).Replace(m.sql)); err != nil {
 			return fmt.Errorf("pgstore: migrate: applying %s: %w", m.name, err)
 		}
 		if _, err := tx.Exec(ctx, "INSERT INTO "+sch+".schema_migrations (version, name) VALUES ($1, $2)", m.version, m.name); err != nil {
