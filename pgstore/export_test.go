@@ -11,4 +11,3 @@ func WaitingForSQL(s *Store) string { return s.q.waitingFor }
 
 // PromoteIDsSQL returns the lock-and-promote statement by delivery IDs, for EXPLAIN.
 func PromoteIDsSQL(s *Store) string { return s.oq.promoteIDs }
-
