@@ -130,6 +130,9 @@ func main() {
 	if o.databaseURL != "" && pgRounds != nil && o.pgInstances {
 		res.Postgres = pgRounds(o, rcv)
 	}
+	if o.databaseURL != "" && pgOrdered != nil && *pgOrderedRun {
+		res.PgOrdered = pgOrdered(o, rcv)
+	}
 	if o.databaseURL != "" && pgLatency != nil && o.pgLatency {
 		l := pgLatency(o, rcv)
 		res.PgLatency = &l
@@ -434,6 +437,9 @@ var pgRounds func(o options, rcv *receiver) []throughput
 // pgLatency measures publish->receipt latency on Postgres (river.go).
 var pgLatency func(o options, rcv *receiver) latency
 
+// pgOrdered measures ordered endpoints on Postgres (pg_ordered.go).
+var pgOrdered func(o options, rcv *receiver) []orderedRow
+
 // pgCompare measures River beside hookline on Postgres (river.go).
 var pgCompare func(o options, rcv *receiver) []compareRow
 
@@ -523,6 +529,7 @@ func (r *results) print(w io.Writer) {
 		fmt.Fprintf(w, "%-44s %8d %14s %14.0f\n", t.Name, t.Concurrency, "-", t.HooklinePerSec)
 	}
 	printCompare(w, r.Compare)
+	printOrdered(w, r.PgOrdered)
 	if l := r.PgLatency; l != nil {
 		fmt.Fprintf(w, "\nPostgres latency publish->receipt at %d/s (%d events): p50 %.3f ms, p99 %.3f ms, max %.3f ms\n",
 			l.Rate, l.Events, l.P50ms, l.P99ms, l.MaxMs)

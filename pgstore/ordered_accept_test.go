@@ -283,4 +283,3 @@ func TestOrderedCrashedInstance(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, failed)
 }
-

@@ -472,3 +472,51 @@ func TestOrderedReleaseUnderLoad(t *testing.T) {
 	t.Logf("%d of %d deliveries were released unordered", released, n)
 	assert.Positive(t, released)
 }
+
+// TestOrderedPublishTxHoldsOnlyItsQueue: a host transaction holding an
+// ordered publish keeps its queue locked until it commits: another
+// publish to that queue waits for the commit (and comes after it in the
+// queue), while unordered publishes through the same store, whose group
+// commit has a lane of its own, go through at once.
+func TestOrderedPublishTxHoldsOnlyItsQueue(t *testing.T) {
+	t.Parallel()
+	pool := testPool(t)
+	s := newSchemaStore(t, pool, nil)
+	ctx := context.Background()
+	ord, plain := ordEndpoint(t, s, true), ordEndpoint(t, s, false)
+	now := time.Now().UTC()
+	tx, err := pool.Begin(ctx)
+	require.NoError(t, err)
+	defer tx.Rollback(ctx) //nolint:errcheck
+	m1, d1 := ordMsg("k", now, ord)
+	require.NoError(t, s.InsertMessageTx(ctx, tx, m1, d1))
+
+	m2, d2 := ordMsg("k", now, ord)
+	second := make(chan error, 1)
+	go func() { second <- s.InsertMessage(ctx, m2, d2) }()
+	for i := range 5 {
+		m, ds := ordMsg(fmt.Sprint("plain ", i), now, plain)
+		uctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		err := s.InsertMessage(uctx, m, ds)
+		cancel()
+		require.NoError(t, err, "an unordered publish does not wait for the host's transaction")
+	}
+	select {
+	case err := <-second:
+		t.Fatalf("the publish to the held queue returned (%v) before the host committed", err)
+	case <-time.After(100 * time.Millisecond):
+	}
+	require.NoError(t, tx.Commit(ctx))
+	require.NoError(t, <-second)
+	cs := claimAt(t, s, now.Add(time.Second), 10)
+	var ordered []string
+	for _, c := range cs {
+		if c.Delivery.Ordered {
+			ordered = append(ordered, c.Delivery.ID)
+		}
+	}
+	assert.Equal(t, []string{d1[0].ID}, ordered, "the host's publish is the head, the other waits")
+	d, err := s.GetDelivery(ctx, d2[0].ID)
+	require.NoError(t, err)
+	assert.Equal(t, d1[0].ID, d.WaitingFor)
+}

@@ -137,12 +137,11 @@ type Store struct {
 
 	insertTimeout time.Duration // see Options.InsertTimeout
 
-	// Group commit of InsertMessage (group.go).
+	// Group commit of InsertMessage (group.go): lanes[0] for unordered
+	// publishes, lanes[1] for publishes with ordered deliveries.
 	maxGroup                      int
 	insertManySQL, getMessagesSQL string
-	gmu                           sync.Mutex
-	gq                            []*groupItem // queued, not yet taken
-	gflushers                     int          // callers flushing the queue
+	lanes                         [2]groupLane
 
 	matches      matchCache // see matchcache.go
 	noMatchCache bool
