@@ -110,7 +110,8 @@ func (s *Store) notifyLater() {
 // a nested transaction), and listeners are notified only on commit. ctx
 // bounds the statement: if it ends meanwhile pgx closes tx's connection, so
 // tx cannot commit and nothing is stored. A nil tx is
-// webhook.ErrTxUnsupported.
+// webhook.ErrTxUnsupported. With ordered deliveries, tx holds their queues'
+// locks until it ends and must be READ COMMITTED (see the package doc).
 func (s *Store) InsertMessageTx(ctx context.Context, tx pgx.Tx, msg *webhook.Message, deliveries []*webhook.Delivery) error {
 	if tx == nil {
 		return fmt.Errorf("%w: pgstore needs a pgx.Tx, got nil", webhook.ErrTxUnsupported)

@@ -20,29 +20,34 @@ import (
 // never meets them.
 //
 // Every transaction that adds deliveries to a queue (insert, replay,
-// requeue of a finished one) or finishes its head (Record) ends with the
-// same two statements over the queues it touched:
+// requeue of a finished one) or finishes its head (Record) ends with one
+// call of promote_queues (migration 0007) over the queues it touched, which
+// runs two steps:
 //
 //  1. lock: pg_advisory_xact_lock of each queue, in the order of the lock
 //     keys, in one statement, so that two transactions touching the same
 //     queues take their locks in the same order and cannot deadlock on
 //     them;
-//  2. promote: in a new statement, so under READ COMMITTED with a snapshot
-//     taken after the locks were granted (it sees everything a transaction
-//     that held them committed), each touched queue whose first entry in
-//     deliveries_queue is a waiting delivery (no head) gets that delivery,
-//     the one with the smallest seq, as its head: claim_at = next_attempt_at.
+//  2. promote: in a new statement (the function is VOLATILE, so under READ
+//     COMMITTED each of its statements takes a fresh snapshot, after the
+//     locks were granted: it sees everything a transaction that held them
+//     committed), each touched queue whose first entry in deliveries_queue
+//     is a waiting delivery (no head) gets that delivery, the one with the
+//     smallest seq, as its head: claim_at = next_attempt_at. With none to
+//     promote it writes nothing.
 //
 // The locks are held to the commit, so the promotes of one queue run one
 // at a time in commit order, and each sees the queue as every earlier one
 // left it plus its own transaction's rows: no queue ever has two heads, and
 // none is left with waiting deliveries and no head. The rows a transaction
 // writes before taking the lock are invisible to everyone else until it
-// commits, after its own promote.
+// commits, after its own promote. The call is pipelined with the write
+// (and BEGIN and COMMIT where the store owns the transaction): no round
+// trip is added.
 //
 // Every other write leaves the head where it is: a claim leases it (and
-// marks the lease, see orderedLease), a Record with state pending reschedules it,
-// a lapsed lease makes it claimable again. Writes that change waiting
+// marks the lease, see orderedLease), a Record with state pending
+// reschedules it, a lapsed lease makes it claimable again. Writes that change waiting
 // deliveries' claim_at hold their queue's lock too (the release in
 // UpdateEndpoint), so a promote never finds the delivery it picked changed
 // under it.

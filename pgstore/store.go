@@ -18,6 +18,19 @@
 // delivery absorbs (Options.DurableLeases). Publishes always wait for
 // fsync: an accepted publish survives a crash of Postgres or of the app.
 //
+// Ordered endpoints (webhook.Endpoint.Ordered) hold their queues in the
+// same tables: a queue's waiting deliveries are not in the index claims
+// walk, and every write that adds to a queue or finishes its head takes
+// the queue's advisory lock and hands the queue on in its own transaction,
+// so the queues hold across instances and crashes (ordered.go has the
+// argument). Two things follow for webhook.PublishTx to an ordered
+// endpoint: the host's transaction keeps the message's queues locked until
+// it ends, so other publishes to those queues (never unordered ones) wait
+// for it, and it must run under READ COMMITTED, Postgres' default (under
+// REPEATABLE READ or SERIALIZABLE the publish is refused with an error
+// matching webhook.ErrTxUnsupported). A record that finishes an ordered
+// delivery commits durably whatever Options.DurableLeases says.
+//
 //	pool, _ := pgxpool.New(ctx, os.Getenv("DATABASE_URL"))
 //	store := pgstore.New(pool, &pgstore.Options{Schema: "hookline"})
 //	if err := store.Migrate(ctx); err != nil { ... }
