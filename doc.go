@@ -126,6 +126,16 @@
 // only once committed. The store must support tx's type ([TxInserter]):
 // pgstore does for pgx.Tx.
 //
+// # Ordered delivery
+//
+// An endpoint with [Endpoint.Ordered] set gets the messages of one
+// [PublishOpts.OrderingKey] one at a time, in publish order: each once the
+// one before it has succeeded or failed for good; different keys go out in
+// parallel. While a key's head is retrying, the rest of that key waits
+// ([Delivery.WaitingFor] names the head). Delivery stays at least once: a
+// lost answer makes the head go again before anything later of its key.
+// The README's "Ordered delivery" says what a receiver can rely on.
+//
 // # Operating
 //
 // The Dispatcher also manages endpoints (GetEndpoint, ListEndpoints,

@@ -227,13 +227,15 @@ func (d *Dispatcher) ListEndpoints(ctx context.Context, q EndpointQuery) ([]*End
 }
 
 // UpdateEndpoint replaces an endpoint's URL, Description, EventTypes,
-// Channels, Filter, Format, Headers, RateLimit, Metadata, SigningKey and
-// Disabled state with ep's (matched by ep.ID) after validating them. An
+// Channels, Filter, Format, Headers, RateLimit, Metadata, SigningKey,
+// Ordered and Disabled state with ep's (matched by ep.ID) after validating them. An
 // empty SigningKey keeps the current one (SetSigningKey turns v1a signatures off). Tenant, CreatedAt
 // and FailingSince cannot change (enabling a disabled endpoint clears
 // FailingSince and its breaker, as EnableEndpoint does); an empty
 // Secret keeps the current one (use RotateSecret to change it); it returns
-// the stored result in ep.
+// the stored result in ep. Turning Ordered on applies to deliveries
+// created from then on; turning it off releases the deliveries waiting in
+// its queues at once (they go out unordered).
 func (d *Dispatcher) UpdateEndpoint(ctx context.Context, ep *Endpoint) error {
 	if ep == nil {
 		return invalid("endpoint", "nil")

@@ -168,7 +168,9 @@ func (s *MemoryStore) Record(ctx context.Context, recs []Record) ([]bool, error)
 				d.lastErr = r.Error
 			}
 			s.unqueueLocked(d)
-			promoted = s.finishOrderedLocked(d, time.Now().UnixNano()) || promoted
+			if d.ordered && s.finishOrderedLocked(d, now) {
+				promoted = true
+			}
 		}
 	}
 	if promoted {
@@ -191,8 +193,8 @@ func (s *MemoryStore) deliveryOf(d *memDelivery) Delivery {
 		LastAttemptAt: fromNanos(d.lastAt()), LastStatusCode: int(d.lastStatus), LastError: d.lastErr,
 		CreatedAt: fromNanos(d.created), UpdatedAt: fromNanos(d.updated),
 	}
-	if d.ord != nil {
-		out.Ordered, out.OrderingKey, out.WaitingFor = true, d.ord.key, s.waitingForLocked(d)
+	if o := s.ordLocked(d); o != nil {
+		out.Ordered, out.OrderingKey, out.WaitingFor = true, o.key, s.waitingForLocked(d)
 	}
 	return out
 }

@@ -1,8 +1,11 @@
 package webhook
 
-// Ordered delivery in the memory store. An ordered delivery carries a
-// memOrdered (its key and its place in store order); unordered ones carry
-// nil, so the option costs them one pointer and nothing on the claim path.
+import "time"
+
+// Ordered delivery in the memory store. An ordered delivery has its
+// ordered flag set (in what was padding of memDelivery) and a memOrdered
+// (its key and its place in store order) in MemoryStore.ordInfo; unordered
+// deliveries cost not a byte more, and nothing on the claim path.
 //
 // A queue, one per (endpoint, ordering key) with pending deliveries, has
 // exactly one head, in its endpoint's due heap like any pending delivery,
@@ -26,9 +29,25 @@ type memOrderQueue struct {
 	waiting keyHeap[*memOrdered] // by seq
 }
 
-// orderQueueLocked returns d's queue, nil when it has none (no head).
-func (s *MemoryStore) orderQueueLocked(d *memDelivery) *memOrderQueue {
-	return s.orderQueues[d.endpointID][d.ord.key]
+// ordLocked returns d's ordered state, nil for an unordered delivery.
+func (s *MemoryStore) ordLocked(d *memDelivery) *memOrdered {
+	if !d.ordered {
+		return nil
+	}
+	return s.ordInfo[d]
+}
+
+// orderQueueLocked returns the queue of o, nil when it has none (no head).
+func (s *MemoryStore) orderQueueLocked(o *memOrdered) *memOrderQueue {
+	return s.orderQueues[o.d.endpointID][o.key]
+}
+
+// dropOrderedLocked forgets the ordered state of d, removed from the store.
+func (s *MemoryStore) dropOrderedLocked(d *memDelivery) {
+	if d.ordered {
+		delete(s.ordInfo, d)
+		d.ordered = false
+	}
 }
 
 // addOrderedLocked gives md, a new delivery stored as d, its place in store
@@ -38,14 +57,16 @@ func (s *MemoryStore) addOrderedLocked(md *memDelivery, d *Delivery) {
 		return
 	}
 	s.orderSeq++
-	md.ord = &memOrdered{d: md, key: d.OrderingKey, seq: s.orderSeq, widx: -1}
+	md.ordered = true
+	s.ordInfo[md] = &memOrdered{d: md, key: d.OrderingKey, seq: s.orderSeq, widx: -1}
 }
 
 // enqueueLocked makes the pending delivery d claimable: an unordered one
 // or the head of a queue goes into the due heaps; an ordered one behind a
 // head waits. It reports whether d went into the due heaps.
 func (s *MemoryStore) enqueueLocked(d *memDelivery) bool {
-	if d.ord == nil {
+	o := s.ordLocked(d)
+	if o == nil {
 		s.queueLocked(d)
 		return true
 	}
@@ -54,36 +75,39 @@ func (s *MemoryStore) enqueueLocked(d *memDelivery) bool {
 		byKey = map[string]*memOrderQueue{}
 		s.orderQueues[d.endpointID] = byKey
 	}
-	q := byKey[d.ord.key]
+	q := byKey[o.key]
 	if q == nil {
-		byKey[d.ord.key] = &memOrderQueue{head: d}
-		d.ord.waiting = false
+		byKey[o.key] = &memOrderQueue{head: d}
+		o.waiting = false
 		s.queueLocked(d)
 		return true
 	}
-	if q.head == d || d.ord.waiting {
+	if q.head == d || o.waiting {
 		return false // in place already
 	}
-	d.ord.waiting = true
-	q.waiting.push(entry[*memOrdered]{int64(d.ord.seq), d.ord})
+	o.waiting = true
+	q.waiting.push(entry[*memOrdered]{int64(o.seq), o})
 	return false
 }
 
 // finishOrderedLocked runs when d has just finished (succeeded or failed,
 // and is out of the due heaps): if it was its queue's head, the waiting
 // delivery stored first becomes the head, due at its NextAttemptAt. It
-// reports whether that new head is due at now (unix nanos).
+// reports whether that new head is due at now (the record's clock, unix
+// nanos) or by the wall clock: then no timer will say so, and the caller
+// signals.
 func (s *MemoryStore) finishOrderedLocked(d *memDelivery, now int64) bool {
-	if d.ord == nil {
+	o := s.ordLocked(d)
+	if o == nil {
 		return false
 	}
-	q := s.orderQueueLocked(d)
+	q := s.orderQueueLocked(o)
 	if q == nil || q.head != d {
 		return false
 	}
 	if len(q.waiting) == 0 {
 		byKey := s.orderQueues[d.endpointID]
-		delete(byKey, d.ord.key)
+		delete(byKey, o.key)
 		if len(byKey) == 0 {
 			delete(s.orderQueues, d.endpointID)
 		}
@@ -94,7 +118,7 @@ func (s *MemoryStore) finishOrderedLocked(d *memDelivery, now int64) bool {
 	next.waiting = false
 	q.head = next.d
 	s.queueLocked(next.d)
-	return next.d.next <= now
+	return next.d.next <= now || next.d.next <= time.Now().UnixNano()
 }
 
 // releaseOrderedLocked makes the waiting deliveries of an endpoint
@@ -106,7 +130,7 @@ func (s *MemoryStore) releaseOrderedLocked(endpointID string, now int64) bool {
 	for _, q := range s.orderQueues[endpointID] {
 		for _, e := range q.waiting {
 			d := e.v.d
-			d.ord = nil
+			s.dropOrderedLocked(d)
 			s.queueLocked(d)
 			due = due || d.next <= now
 		}
@@ -118,10 +142,11 @@ func (s *MemoryStore) releaseOrderedLocked(endpointID string, now int64) bool {
 // waitingForLocked is the ID of the head d waits behind, "" when d does not
 // wait.
 func (s *MemoryStore) waitingForLocked(d *memDelivery) string {
-	if d.ord == nil || !d.ord.waiting {
+	o := s.ordLocked(d)
+	if o == nil || !o.waiting {
 		return ""
 	}
-	if q := s.orderQueueLocked(d); q != nil && q.head != nil {
+	if q := s.orderQueueLocked(o); q != nil && q.head != nil {
 		return q.head.id
 	}
 	return ""

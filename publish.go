@@ -341,6 +341,12 @@ func (d *Dispatcher) Stats(ctx context.Context, q StatsQuery) (*Stats, error) {
 // endpoint's circuit breaker, in-flight cap and rate limit, when this
 // dispatcher is running (another instance's workers treat it as any due
 // delivery). To redeliver to a disabled endpoint, enable it first.
+//
+// An ordered delivery (Delivery.Ordered) goes back to its own place in its
+// queue instead: it goes out at once only if no delivery of its endpoint
+// and key is pending; otherwise it waits until the one in flight has
+// finished (and goes before the later ones still waiting). A delivery
+// that is waiting already stays where it is.
 func (d *Dispatcher) Redeliver(ctx context.Context, deliveryID string) error {
 	if err := lookupID("delivery", deliveryID); err != nil {
 		return err
@@ -355,7 +361,8 @@ func (d *Dispatcher) Redeliver(ctx context.Context, deliveryID string) error {
 
 // RetryFailed makes every delivery of the endpoint that failed for good and
 // was created at or after since due now (bulk recovery after an outage), and
-// returns how many.
+// returns how many. On an Ordered endpoint they go back to their places in
+// their queues and go out in publish order, one at a time per key.
 func (d *Dispatcher) RetryFailed(ctx context.Context, endpointID string, since time.Time) (int, error) {
 	if err := lookupID("endpoint", endpointID); err != nil {
 		return 0, err

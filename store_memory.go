@@ -34,9 +34,11 @@ type MemoryStore struct {
 	pendingN  int // deliveries in state pending
 	retryingN int // of which with attempts
 	// orderQueues holds the queues of ordered deliveries by endpoint and
-	// ordering key (memory_ordered.go); orderSeq numbers ordered
-	// deliveries in store order.
+	// ordering key, ordInfo what each ordered delivery adds
+	// (memory_ordered.go); orderSeq numbers ordered deliveries in store
+	// order.
 	orderQueues map[string]map[string]*memOrderQueue
+	ordInfo     map[*memDelivery]*memOrdered
 	orderSeq    uint64
 
 	timer   *time.Timer
@@ -98,7 +100,7 @@ type memDelivery struct {
 	lastStatus int32
 	idx        int32 // position in its endpoint's heap, -1 when not in it
 	st         memState
-	ord        *memOrdered // nil for unordered deliveries
+	ordered    bool // its memOrdered is in MemoryStore.ordInfo
 }
 
 // key is when the delivery can next be claimed: its lease's expiry while
@@ -130,6 +132,7 @@ func NewMemoryStore() *MemoryStore {
 		subs:       map[chan struct{}]struct{}{},
 
 		orderQueues: map[string]map[string]*memOrderQueue{},
+		ordInfo:     map[*memDelivery]*memOrdered{},
 	}
 }
 
@@ -298,6 +301,7 @@ func (s *MemoryStore) removeDelivery(d *memDelivery) {
 		delete(s.leased, d.lease)
 	}
 	delete(s.deliveries, d.id)
+	s.dropOrderedLocked(d)
 	s.countLocked(d, -1)
 	d.st = memDeleted
 	m := d.msg

@@ -135,6 +135,7 @@ type endpointInput struct {
 	Channels    []string          `json:"channels"`
 	Filter      string            `json:"filter"`
 	Format      string            `json:"format"`
+	Ordered     bool              `json:"ordered"`
 }
 
 // endpointWithSecret is an endpoint answer that carries its secret.
@@ -151,7 +152,7 @@ func (h *handler) createEndpoint(w http.ResponseWriter, r *http.Request, s scope
 	ep := &webhook.Endpoint{
 		ID: in.ID, Tenant: in.Tenant, URL: in.URL, Description: in.Description, EventTypes: in.EventTypes,
 		Disabled: in.Disabled, Headers: in.Headers, RateLimit: in.RateLimit, Metadata: in.Metadata, Secret: in.Secret,
-		Channels: in.Channels, Filter: in.Filter, Format: in.Format,
+		Channels: in.Channels, Filter: in.Filter, Format: in.Format, Ordered: in.Ordered,
 	}
 	if !s.operator {
 		ep.Tenant = s.tenant // a portal user cannot create for another tenant
@@ -189,6 +190,9 @@ type endpointPatch struct {
 	Headers     *map[string]string `json:"headers"`
 	RateLimit   *float64           `json:"rate_limit"`
 	Metadata    *map[string]string `json:"metadata"`
+	// Ordered turns ordered delivery on or off (off releases the waiting
+	// deliveries at once).
+	Ordered *bool `json:"ordered"`
 	routingPatch
 }
 
@@ -221,6 +225,9 @@ func (h *handler) patchEndpoint(w http.ResponseWriter, r *http.Request, s scope)
 	}
 	if p.Metadata != nil {
 		ep.Metadata = *p.Metadata
+	}
+	if p.Ordered != nil {
+		ep.Ordered = *p.Ordered
 	}
 	p.routingPatch.apply(ep)
 	if err := h.d.UpdateEndpoint(r.Context(), ep); err != nil {

@@ -200,7 +200,7 @@ func TestOpenAPIMatchesResponses(t *testing.T) {
 	}
 
 	ep := call("POST", "/api/endpoints", "/api/endpoints",
-		`{"url":"`+recv.URL+`","description":"d","event_types":["invoice.paid"],"headers":{"X-A":"b"},"metadata":{"k":"v"},"rate_limit":5,"channels":["eu"],"format":"legacy"}`, 201)
+		`{"url":"`+recv.URL+`","description":"d","event_types":["invoice.paid"],"headers":{"X-A":"b"},"metadata":{"k":"v"},"rate_limit":5,"channels":["eu"],"format":"legacy","ordered":true}`, 201)
 	id := ep["id"].(string)
 	// Fields only the dispatcher sets: a run of failures, a reason.
 	stored, err := store.GetEndpoint(ctx, id)
@@ -218,8 +218,12 @@ func TestOpenAPIMatchesResponses(t *testing.T) {
 	call("POST", "/api/endpoints/{id}/rotate-secret", "/api/endpoints/"+id+"/rotate-secret", `{}`, 200)
 	call("GET", "/api/endpoints/{id}/secret", "/api/endpoints/"+id+"/secret", "", 200)
 	call("POST", "/api/endpoints/{id}/recover", "/api/endpoints/"+id+"/recover", `{"since":"2020-01-01T00:00:00Z"}`, 200)
-	_, err = d.Publish(ctx, webhook.RawEvent{Type: "invoice.paid", Data: json.RawMessage(`{"id":"in_2"}`)}, &webhook.PublishOpts{Metadata: map[string]string{"k": "v"}})
-	require.NoError(t, err)
+	// Two of one ordering key: the second waits (waiting_for, ordered, ordering_key).
+	for range 2 {
+		_, err = d.Publish(ctx, webhook.RawEvent{Type: "invoice.paid", Data: json.RawMessage(`{"id":"in_2"}`)},
+			&webhook.PublishOpts{Metadata: map[string]string{"k": "v"}, OrderingKey: "in_2"})
+		require.NoError(t, err)
+	}
 	call("GET", "/api/deliveries", "/api/deliveries?endpoint_id="+id, "", 200)
 	call("POST", "/api/endpoints/{id}/replay", "/api/endpoints/"+id+"/replay", `{"since":"2020-01-01T00:00:00Z"}`, 200)
 	call("GET", "/api/formats", "/api/formats", "", 200)

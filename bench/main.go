@@ -12,7 +12,10 @@
 //     -database-url);
 //   - publish-to-receipt latency at a steady rate;
 //   - heap bytes per pending delivery;
-//   - claim cost per delivery at 1k, 100k and 1M pending.
+//   - claim cost per delivery at 1k, 100k and 1M pending;
+//   - deliveries/s to an ordered endpoint with 1 and 100 keys beside an
+//     unordered one, and unordered beside many waiting ordered deliveries
+//     (ordered.go).
 //
 // Run it from the repository root:
 //
@@ -123,6 +126,7 @@ func main() {
 		if o.instrument && instrumented != nil {
 			res.Throughput = append(res.Throughput, throughputInstrumented(o, rcv, 16))
 		}
+		res.Ordered = append(res.Ordered, orderedRows(o, rcv, "memory store", memoryStore)...)
 	}
 	if o.databaseURL != "" && pgCompare != nil && o.pgRows != "" {
 		res.Compare = pgCompare(o, rcv)
@@ -528,6 +532,7 @@ func (r *results) print(w io.Writer) {
 	for _, t := range r.Postgres {
 		fmt.Fprintf(w, "%-44s %8d %14s %14.0f\n", t.Name, t.Concurrency, "-", t.HooklinePerSec)
 	}
+	printOrdered(w, r.Ordered)
 	printCompare(w, r.Compare)
 	printOrdered(w, r.PgOrdered)
 	if l := r.PgLatency; l != nil {

@@ -22,6 +22,7 @@ type results struct {
 	Latency    latency      `json:"latency"`
 	Memory     memory       `json:"memory"`
 	Scaling    []scaling    `json:"scaling,omitempty"`
+	Ordered    []orderedRow `json:"ordered,omitempty"` // ordered.go
 	Seconds    float64      `json:"seconds"`
 }
 

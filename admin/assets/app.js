@@ -298,14 +298,15 @@
     const desc = el("input", { type: "text", name: "description", maxlength: 1024 });
     const tenant = cfg.operator ? el("input", { type: "text", name: "tenant" }) : null;
     const chooser = eventTypeChooser(types, []);
+    const ordered = orderedBox("add-ordered", false);
     const submit = el("button", { type: "submit" }, "Add endpoint");
     const form = el("form", { class: "card", id: "add-endpoint" }, el("h2", {}, "Add an endpoint"),
       field("URL", url), field("Description", desc), tenant ? field("Tenant", tenant, "Which customer the endpoint belongs to.") : null,
-      chooser, el("div", { class: "actions" }, submit));
+      chooser, ordered.field, el("div", { class: "actions" }, submit));
     form.addEventListener("submit", (ev) => {
       ev.preventDefault();
       busy(submit, async () => {
-        const body = { url: url.value.trim(), description: desc.value, event_types: chooser.value() };
+        const body = { url: url.value.trim(), description: desc.value, event_types: chooser.value(), ordered: ordered.box.checked };
         if (tenant) body.tenant = tenant.value;
         const ep = await api("POST", "endpoints", body);
         location.href = "endpoints/" + enc(ep.id) + "?created=1";
@@ -393,7 +394,8 @@
     main.append(testOut);
 
     if (cfg.canReveal) main.append(secretSection(id));
-    if (can("manage")) main.append(editForm(ep, types, formats, (next) => { Object.assign(ep, next); showProps(ep); clear(main.querySelector("h1.url")).append(ep.url); }));
+    // Replace, not merge: the answer leaves out fields that are off or empty (ordered, filter, format).
+    if (can("manage")) main.append(editForm(ep, types, formats, (next) => { Object.keys(ep).forEach((k) => delete ep[k]); Object.assign(ep, next); showProps(ep); clear(main.querySelector("h1.url")).append(ep.url); }));
     if (can("send")) main.append(recoverForm(id, () => loadDeliveries()), replayForm(id, () => loadDeliveries()));
 
     const dtable = el("tbody");
@@ -416,7 +418,7 @@
       el("td", { "data-label": "State" }, badge(d.state)),
       el("td", { "data-label": "Attempts" }, String(d.attempts)),
       el("td", { class: "wrap", "data-label": "Last result" }, d.last_status_code ? String(d.last_status_code) + " " : "", d.last_error || ""),
-      el("td", { "data-label": "Next attempt" }, d.state === "pending" ? when(d.next_attempt_at) : "—"));
+      el("td", { "data-label": "Next attempt" }, d.waiting_for ? waitingFor(d) : d.state === "pending" ? when(d.next_attempt_at) : "—"));
   }
 
   function secretSection(id) {
@@ -472,9 +474,10 @@
     });
     return form;
   }
-  // Routing: channels, filter and format of an endpoint, and replay.
+  // Routing: channels, filter, format and delivery order of an endpoint, and replay.
   function routingProps(ep) {
     return [
+      el("dt", {}, "Delivery order"), el("dd", { id: "ep-ordered" }, ep.ordered ? "ordered: one at a time per ordering key, in publish order" : "unordered"),
       el("dt", {}, "Channels"), el("dd", { id: "ep-channels" }, ep.channels && ep.channels.length ? ep.channels.join(", ") : "all"),
       el("dt", {}, "Filter"), el("dd", { id: "ep-filter" }, ep.filter ? el("code", {}, ep.filter) : "none"),
       el("dt", {}, "Format"), el("dd", { id: "ep-format" }, ep.format || "default (Standard Webhooks)"),
@@ -487,15 +490,23 @@
     const format = el("select", { id: "edit-format" }, el("option", { value: "" }, "default (Standard Webhooks)"),
       (formats || []).map((f) => el("option", { value: f }, f)));
     format.value = ep.format || "";
+    const ordered = orderedBox("edit-ordered", ep.ordered);
     return {
       fields: [
         field("Channels", channels, "Comma-separated; empty: every message."),
         field("Filter", filter, "An expression over type, tenant, channels, metadata and data; empty: everything."),
-        field("Body format", format),
+        field("Body format", format), ordered.field,
       ],
-      value: () => ({ channels: channels.value.split(",").map((c) => c.trim()).filter((c) => c), filter: filter.value.trim(), format: format.value }),
+      value: () => ({ channels: channels.value.split(",").map((c) => c.trim()).filter((c) => c), filter: filter.value.trim(), format: format.value, ordered: ordered.box.checked }),
     };
   }
+  function orderedBox(id, checked) {
+    const box = el("input", { type: "checkbox", id, checked: !!checked });
+    return { box, field: el("div", { class: "field" }, el("label", { for: id }, box, " Ordered delivery"),
+      el("div", { class: "muted" }, "Messages with the same ordering key go out one at a time, in publish order; unticking releases the waiting ones.")) };
+  }
+  // waitingFor links the head an ordered delivery waits behind.
+  function waitingFor(d) { return el("span", { class: "waiting-for" }, "waiting for ", el("a", { href: "deliveries/" + enc(d.waiting_for) }, el("code", {}, d.waiting_for))); }
   function replayForm(id, done) {
     const since = el("input", { type: "datetime-local", id: "replay-since", required: true, value: localInput(new Date(Date.now() - 24 * 3600e3)) });
     const submit = el("button", { type: "submit", class: "secondary", id: "replay-submit" }, "Replay missed messages");
@@ -562,7 +573,8 @@
           el("dt", {}, "Message (webhook-id)"), el("dd", {}, el("a", { href: "messages/" + enc(d.message_id) }, d.message_id)),
           el("dt", {}, "Endpoint"), el("dd", {}, el("a", { href: "endpoints/" + enc(d.endpoint_id) }, d.endpoint_id)),
           el("dt", {}, "Attempts"), el("dd", { id: "delivery-attempts" }, String(d.attempts)),
-          el("dt", {}, "Next attempt"), el("dd", {}, d.state === "pending" ? when(d.next_attempt_at) : "—"),
+          el("dt", {}, "Next attempt"), el("dd", { id: "delivery-next" }, d.waiting_for ? waitingFor(d) : d.state === "pending" ? when(d.next_attempt_at) : "—"),
+          d.ordered ? [el("dt", {}, "Ordering key"), el("dd", { id: "delivery-key" }, d.ordering_key ? el("code", {}, d.ordering_key) : "none")] : null,
           el("dt", {}, "Created"), el("dd", {}, when(d.created_at))),
         acts,
         el("h2", {}, "Payload"), el("pre", { id: "payload" }, pretty(msg.payload)),

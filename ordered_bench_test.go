@@ -1,0 +1,79 @@
+package webhook_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	webhook "github.com/hookline/webhook"
+)
+
+// BenchmarkMemoryStoreClaimBesideWaiting is BenchmarkMemoryStoreClaim's
+// claim and record of 100,000 unordered pending deliveries, with waiting
+// ordered deliveries of another endpoint in the same store (one queue
+// whose head is leased, so the rest wait all along). Waiting deliveries
+// are outside the due heaps: the cost must not depend on how many there
+// are.
+func BenchmarkMemoryStoreClaimBesideWaiting(b *testing.B) {
+	for _, waiting := range []int{0, 100_000, 1_000_000} {
+		b.Run(fmt.Sprintf("waiting=%d", waiting), func(b *testing.B) {
+			s := webhook.NewMemoryStore()
+			base := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+			ctx := context.Background()
+			fillWaiting(b, s, waiting, base)
+			const n = 100_000
+			fillPending(b, s, n, base)
+			now := base.Add(time.Hour)
+			next := base.Add(time.Duration(n) * time.Nanosecond)
+			const batch = 64
+			recs := make([]webhook.Record, 0, batch)
+			b.ReportAllocs()
+			b.ResetTimer()
+			claimed := 0
+			for claimed < b.N {
+				cs, err := s.Claim(ctx, webhook.ClaimParams{Owner: "b", Now: now, Limit: batch, Lease: time.Minute})
+				if err != nil || len(cs) == 0 {
+					b.Fatalf("claim: %v, %d", err, len(cs))
+				}
+				recs = recs[:0]
+				for _, c := range cs {
+					next = next.Add(time.Nanosecond)
+					recs = append(recs, webhook.Record{DeliveryID: c.Delivery.ID, Lease: c.Lease, Now: now,
+						State: webhook.StatePending, NextAttemptAt: next})
+				}
+				if _, err := s.Record(ctx, recs); err != nil {
+					b.Fatal(err)
+				}
+				claimed += len(cs)
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(claimed), "ns/delivery")
+		})
+	}
+}
+
+// fillWaiting stores n ordered deliveries of one key to an ordered
+// endpoint and leases the head for a day: the other n-1 wait.
+func fillWaiting(b *testing.B, s *webhook.MemoryStore, n int, base time.Time) {
+	b.Helper()
+	if n == 0 {
+		return
+	}
+	ctx := context.Background()
+	if err := s.CreateEndpoint(ctx, &webhook.Endpoint{ID: "ep_ordered", URL: "https://example.com", Ordered: true}); err != nil {
+		b.Fatal(err)
+	}
+	payload := []byte(`{"type":"a.b","timestamp":"2030-01-01T00:00:00Z","data":{}}`)
+	for i := range n {
+		msg := &webhook.Message{ID: fmt.Sprintf("wmsg_%09d", i), Type: "a.b", Payload: payload, OrderingKey: "k", CreatedAt: base}
+		d := &webhook.Delivery{ID: fmt.Sprintf("wdlv_%09d", i), MessageID: msg.ID, EndpointID: "ep_ordered",
+			State: webhook.StatePending, NextAttemptAt: base, CreatedAt: base, Ordered: true, OrderingKey: "k"}
+		if err := s.InsertMessage(ctx, msg, []*webhook.Delivery{d}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	cs, err := s.Claim(ctx, webhook.ClaimParams{Owner: "b", Now: base, Limit: 10, Lease: 24 * time.Hour})
+	if err != nil || len(cs) != 1 {
+		b.Fatalf("claiming the head: %v, %d claimed", err, len(cs))
+	}
+}
