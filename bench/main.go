@@ -135,7 +135,7 @@ func main() {
 		res.Postgres = pgRounds(o, rcv)
 	}
 	if o.databaseURL != "" && pgOrdered != nil && *pgOrderedRun {
-		res.PgOrdered = pgOrdered(o, rcv)
+		res.Ordered = append(res.Ordered, pgOrdered(o, rcv)...)
 	}
 	if o.databaseURL != "" && pgLatency != nil && o.pgLatency {
 		l := pgLatency(o, rcv)
@@ -534,7 +534,6 @@ func (r *results) print(w io.Writer) {
 	}
 	printOrdered(w, r.Ordered)
 	printCompare(w, r.Compare)
-	printOrdered(w, r.PgOrdered)
 	if l := r.PgLatency; l != nil {
 		fmt.Fprintf(w, "\nPostgres latency publish->receipt at %d/s (%d events): p50 %.3f ms, p99 %.3f ms, max %.3f ms\n",
 			l.Rate, l.Events, l.P50ms, l.P99ms, l.MaxMs)

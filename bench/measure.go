@@ -17,7 +17,6 @@ type results struct {
 	Throughput []throughput `json:"throughput"`
 	Postgres   []throughput `json:"postgres,omitempty"`
 	Compare    []compareRow `json:"postgres_vs_river,omitempty"`
-	PgOrdered  []orderedRow `json:"postgres_ordered,omitempty"`
 	PgLatency  *latency     `json:"postgres_latency,omitempty"`
 	Latency    latency      `json:"latency"`
 	Memory     memory       `json:"memory"`
