@@ -6,11 +6,8 @@ import (
 	"fmt"
 	"io"
 	"log"
-	"net"
-	"net/http"
 	"runtime"
 	"strconv"
-	"sync"
 	"time"
 
 	webhook "github.com/hookline/webhook"
@@ -18,35 +15,41 @@ import (
 
 // Ordered delivery rows: deliveries/s to one endpoint, unordered beside
 // Ordered with 1 key (one delivery in flight at a time) and with 100 keys,
-// and unordered beside an ordered endpoint holding many waiting
-// deliveries in the same store (what the option costs endpoints that do
-// not use it: nothing, if waiting deliveries stay out of the claim path).
+// and unordered beside another endpoint's 100k deliveries that are not
+// due, once unordered (in the claim index) and once ordered (waiting, out
+// of it): what the option costs endpoints that do not use it is the
+// difference of the last two rows, nothing if waiting deliveries stay out
+// of the claim path.
 // Every store runs the same cases through orderedRows; rounds alternate
 // between the cases.
 
 var (
 	orderedDeliveries = flag.Int("ordered-deliveries", 5000, "deliveries per round of the ordered delivery rows (0: skip them)")
-	orderedWaiting    = flag.Int("ordered-waiting", 100000, "waiting ordered deliveries beside the unordered endpoint in the last ordered row")
+	orderedWaiting    = flag.Int("ordered-waiting", 100000, "deliveries of another endpoint, not due, beside the unordered endpoint in the last two ordered rows")
 )
 
 // orderedRow is one row of the ordered delivery table.
 type orderedRow struct {
-	Name       string    `json:"name"`
-	Store      string    `json:"store"`
-	Keys       int       `json:"keys"`           // 0: the endpoint is not ordered
-	Waiting    int       `json:"waiting_beside"` // waiting deliveries of another, ordered endpoint
-	Deliveries int       `json:"deliveries"`
-	PerSec     float64   `json:"per_sec"`
-	Rounds     []float64 `json:"rounds"`
-	CPUus      float64   `json:"cpu_us_per_delivery"`
+	Name    string `json:"name"`
+	Store   string `json:"store"`
+	Keys    int    `json:"keys"`   // 0: the endpoint is not ordered
+	Waiting int    `json:"beside"` // deliveries of another endpoint, not due
+	// BesideOrdered says those deliveries are ordered (waiting), not in the
+	// claim index.
+	BesideOrdered bool      `json:"beside_ordered,omitempty"`
+	Deliveries    int       `json:"deliveries"`
+	PerSec        float64   `json:"per_sec"`
+	Rounds        []float64 `json:"rounds"`
+	CPUus         float64   `json:"cpu_us_per_delivery"`
 	// VsUnordered is PerSec over the unordered row's of the same store.
 	VsUnordered float64 `json:"vs_unordered"`
 }
 
 type orderedCase struct {
-	name    string
-	keys    int
-	waiting int
+	name             string
+	keys             int
+	waiting          int  // deliveries to a bystander endpoint, not due
+	bystanderOrdered bool // the bystander is ordered: its deliveries wait
 }
 
 // orderedRows runs o.rounds of every case on stores made by newStore, the
@@ -57,10 +60,11 @@ func orderedRows(o options, rcv *receiver, store string, newStore func() (webhoo
 		return nil
 	}
 	cases := []orderedCase{
-		{"unordered", 0, 0},
-		{"ordered, 1 key", 1, 0},
-		{"ordered, 100 keys", 100, 0},
-		{fmt.Sprintf("unordered, beside %d waiting", *orderedWaiting), 0, *orderedWaiting},
+		{"unordered", 0, 0, false},
+		{"ordered, 1 key", 1, 0, false},
+		{"ordered, 100 keys", 100, 0, false},
+		{fmt.Sprintf("unordered, beside %d not due", *orderedWaiting), 0, *orderedWaiting, false},
+		{fmt.Sprintf("unordered, beside %d waiting", *orderedWaiting), 0, *orderedWaiting, true},
 	}
 	orderedRound(rcv, total/10, orderedCase{keys: 100}, newStore) // warm-up, not counted
 	rates := make([][]float64, len(cases))
@@ -74,7 +78,7 @@ func orderedRows(o options, rcv *receiver, store string, newStore func() (webhoo
 	}
 	out := make([]orderedRow, len(cases))
 	for i, c := range cases {
-		out[i] = orderedRow{Name: store + ", " + c.name, Store: store, Keys: c.keys, Waiting: c.waiting, Deliveries: total,
+		out[i] = orderedRow{Name: store + ", " + c.name, Store: store, Keys: c.keys, Waiting: c.waiting, BesideOrdered: c.bystanderOrdered, Deliveries: total,
 			PerSec: median(rates[i]), Rounds: rates[i], CPUus: median(cpus[i])}
 		out[i].VsUnordered = out[i].PerSec / out[0].PerSec
 	}
@@ -84,10 +88,8 @@ func orderedRows(o options, rcv *receiver, store string, newStore func() (webhoo
 // orderedRound publishes total events (8 publishers) to one endpoint,
 // Ordered with c.keys keys when c.keys > 0, and returns deliveries per
 // second from the first publish to the last receipt, and the process's CPU
-// time per delivery over that span. With c.waiting, an
-// ordered endpoint of another tenant first gets c.waiting deliveries of
-// one key whose head hangs in flight until the round ends, so the rest
-// wait in the store all along.
+// time per delivery over that span. With c.waiting, another tenant's
+// endpoint first gets c.waiting deliveries due in a day (fillBystander).
 func orderedRound(rcv *receiver, total int, c orderedCase, newStore func() (webhook.Store, func())) (perSec, cpuUs float64) {
 	ctx := context.Background()
 	st, cleanup := newStore()
@@ -96,25 +98,8 @@ func orderedRound(rcv *receiver, total int, c orderedCase, newStore func() (webh
 	if err != nil {
 		log.Fatal(err)
 	}
-	release := func() {}
 	if c.waiting > 0 {
-		hang := startHang()
-		defer hang.close()
-		if err := d.CreateEndpoint(ctx, &webhook.Endpoint{Tenant: "bystander", URL: hang.url, Ordered: true}); err != nil {
-			log.Fatal(err)
-		}
-		batch := make([]webhook.BatchEvent, 0, 1000)
-		opts := &webhook.PublishOpts{Tenant: "bystander", OrderingKey: "k"}
-		for i := 0; i < c.waiting; i += len(batch) {
-			batch = batch[:0]
-			for j := i; j < min(c.waiting, i+1000); j++ {
-				batch = append(batch, webhook.BatchEvent{Event: newSample(j), Opts: opts})
-			}
-			if _, err := d.PublishBatch(ctx, batch); err != nil {
-				log.Fatal(err)
-			}
-		}
-		release = hang.release
+		fillBystander(ctx, st, d, c.waiting, c.bystanderOrdered)
 	}
 	if err := d.CreateEndpoint(ctx, &webhook.Endpoint{URL: rcv.url + "/ordered", Ordered: c.keys > 0}); err != nil {
 		log.Fatal(err)
@@ -123,7 +108,6 @@ func orderedRound(rcv *receiver, total int, c orderedCase, newStore func() (webh
 		log.Fatal(err)
 	}
 	defer func() {
-		release() // the hanging head answers, so Shutdown need not wait for it
 		sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		defer cancel()
 		_ = d.Shutdown(sctx)
@@ -146,36 +130,39 @@ func orderedRound(rcv *receiver, total int, c orderedCase, newStore func() (webh
 	return float64(total) / time.Duration(rcv.last.Load()-start.UnixNano()).Seconds(), cpuUs
 }
 
-// hangServer holds every request until release.
-type hangServer struct {
-	url     string
-	srv     *http.Server
-	once    sync.Once
-	release func()
-}
-
-func startHang() *hangServer {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
+// fillBystander stores n deliveries of n messages of tenant "bystander"
+// to an endpoint of its own, due in a day, in batches of 1,000 straight
+// into the store: with ordered, one queue of one key (its head not due,
+// the rest waiting behind it); without, n deliveries in the claim index
+// that are not due.
+func fillBystander(ctx context.Context, st webhook.Store, d *webhook.Dispatcher, n int, ordered bool) {
+	bi, ok := st.(webhook.BatchInserter)
+	if !ok {
+		log.Fatalf("%T implements no webhook.BatchInserter", st)
+	}
+	ep := &webhook.Endpoint{Tenant: "bystander", URL: "https://bystander.example/hook", Ordered: ordered}
+	if err := d.CreateEndpoint(ctx, ep); err != nil {
 		log.Fatal(err)
 	}
-	done := make(chan struct{})
-	h := &hangServer{url: "http://" + ln.Addr().String() + "/hang"}
-	h.release = func() { h.once.Do(func() { close(done) }) }
-	h.srv = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_, _ = io.Copy(io.Discard, r.Body)
-		select {
-		case <-done:
-		case <-r.Context().Done():
+	now := time.Now().UTC()
+	due := now.Add(24 * time.Hour)
+	payload := mustJSON(newSample(0))
+	for i := 0; i < n; i += 1000 {
+		batch := make([]webhook.MessageInsert, 0, 1000)
+		for j := i; j < min(n, i+1000); j++ {
+			id := "bys_" + strconv.Itoa(j)
+			msg := &webhook.Message{ID: "msg_" + id, Tenant: "bystander", Type: "reward.issued", Payload: payload, OrderingKey: "k", CreatedAt: now}
+			del := &webhook.Delivery{ID: "dlv_" + id, MessageID: msg.ID, EndpointID: ep.ID, Tenant: "bystander", EventType: msg.Type,
+				State: webhook.StatePending, NextAttemptAt: due, CreatedAt: now, UpdatedAt: now, Ordered: ordered}
+			if ordered {
+				del.OrderingKey = "k"
+			}
+			batch = append(batch, webhook.MessageInsert{Message: msg, Deliveries: []*webhook.Delivery{del}})
 		}
-	})}
-	go h.srv.Serve(ln)
-	return h
-}
-
-func (h *hangServer) close() {
-	h.release()
-	h.srv.Close()
+		if _, err := bi.InsertMessages(ctx, batch); err != nil {
+			log.Fatal(err)
+		}
+	}
 }
 
 func printOrdered(w io.Writer, rows []orderedRow) {
