@@ -335,6 +335,7 @@ func testOrderedTurnedOff(t *testing.T, s webhook.Store) {
 	for _, d := range ds[1:] {
 		got := getDelivery(t, s, d.ID)
 		assert.False(t, got.Ordered, "released deliveries are unordered")
+		assert.Empty(t, got.OrderingKey, "and keep no key (the message keeps it)")
 		assert.Empty(t, got.WaitingFor)
 		assert.Equal(t, webhook.StatePending, got.State)
 	}
