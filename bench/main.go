@@ -134,6 +134,9 @@ func main() {
 	if o.databaseURL != "" && pgRounds != nil && o.pgInstances {
 		res.Postgres = pgRounds(o, rcv)
 	}
+	if o.databaseURL != "" && pgOrdered != nil && *pgOrderedRun {
+		res.Ordered = append(res.Ordered, pgOrdered(o, rcv)...)
+	}
 	if o.databaseURL != "" && pgLatency != nil && o.pgLatency {
 		l := pgLatency(o, rcv)
 		res.PgLatency = &l
@@ -437,6 +440,9 @@ var pgRounds func(o options, rcv *receiver) []throughput
 
 // pgLatency measures publish->receipt latency on Postgres (river.go).
 var pgLatency func(o options, rcv *receiver) latency
+
+// pgOrdered measures ordered endpoints on Postgres (pg_ordered.go).
+var pgOrdered func(o options, rcv *receiver) []orderedRow
 
 // pgCompare measures River beside hookline on Postgres (river.go).
 var pgCompare func(o options, rcv *receiver) []compareRow

@@ -39,6 +39,9 @@ func TestMain(m *testing.M) {
 	if schema := os.Getenv(envCrashChild); schema != "" {
 		os.Exit(crashChild(schema))
 	}
+	if schema := os.Getenv(envOrderedChild); schema != "" {
+		os.Exit(orderedChild(schema))
+	}
 	goleak.VerifyTestMain(closingSharedPool{m})
 }
 

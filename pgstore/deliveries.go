@@ -17,6 +17,7 @@ import (
 type querier interface {
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults
 }
 
 // InsertMessage implements webhook.Store: one statement stores the message,
@@ -44,7 +45,7 @@ func (s *Store) InsertMessage(ctx context.Context, msg *webhook.Message, deliver
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.insertTimeout)
 	defer cancel()
 	notify := s.notify && len(deliveries) > 0 && s.notifyNow()
-	if err := s.insertMessage(wctx, conn, msg, deliveries, notify); err != nil {
+	if err := s.insertMessage(wctx, conn, msg, deliveries, notify, false); err != nil {
 		if unknownOutcome(err) {
 			return fmt.Errorf("%w: pgstore: inserting message %s: %v", webhook.ErrOutcomeUnknown, msg.ID, err)
 		}
@@ -109,16 +110,28 @@ func (s *Store) notifyLater() {
 // a nested transaction), and listeners are notified only on commit. ctx
 // bounds the statement: if it ends meanwhile pgx closes tx's connection, so
 // tx cannot commit and nothing is stored. A nil tx is
-// webhook.ErrTxUnsupported.
+// webhook.ErrTxUnsupported. With ordered deliveries, tx holds their queues'
+// locks until it ends and must be READ COMMITTED (see the package doc).
 func (s *Store) InsertMessageTx(ctx context.Context, tx pgx.Tx, msg *webhook.Message, deliveries []*webhook.Delivery) error {
 	if tx == nil {
 		return fmt.Errorf("%w: pgstore needs a pgx.Tx, got nil", webhook.ErrTxUnsupported)
 	}
-	return s.insertMessage(ctx, tx, msg, deliveries, s.notify)
+	if anyOrdered(deliveries) {
+		if err := s.readCommitted(ctx, tx); err != nil {
+			return err
+		}
+	}
+	return s.insertMessage(ctx, tx, msg, deliveries, s.notify, true)
 }
 
-func (s *Store) insertMessage(ctx context.Context, q querier, msg *webhook.Message, deliveries []*webhook.Delivery, notify bool) error {
-	inserted, err := s.insertMany(ctx, q, []insertItem{{msg: msg, ds: deliveries}}, notify)
+// insertMessage stores one message through q: a transaction (inTx) or a
+// connection.
+func (s *Store) insertMessage(ctx context.Context, q querier, msg *webhook.Message, deliveries []*webhook.Delivery, notify, inTx bool) error {
+	insert := s.insertManyOrdered
+	if inTx {
+		insert = s.insertMany
+	}
+	inserted, err := insert(ctx, q, []insertItem{{msg: msg, ds: deliveries}}, notify)
 	if err != nil {
 		return err
 	}
@@ -155,7 +168,7 @@ func (s *Store) GetMessage(ctx context.Context, id string) (*webhook.Message, er
 }
 
 func messageDest(m *webhook.Message) []any {
-	return []any{&m.ID, &m.Tenant, &m.Type, (*[]byte)(&m.Payload), &m.Metadata, &m.CreatedAt, &m.Channels, (*[]byte)(&m.Data)}
+	return []any{&m.ID, &m.Tenant, &m.Type, (*[]byte)(&m.Payload), &m.Metadata, &m.CreatedAt, &m.Channels, (*[]byte)(&m.Data), &m.OrderingKey}
 }
 
 // finishMessage normalises a scanned message.
@@ -173,7 +186,7 @@ func deliveryDest(d *webhook.Delivery) ([]any, func()) {
 	var attempts, status int32
 	var next, last *time.Time
 	dest := []any{&d.ID, &d.MessageID, &d.EndpointID, &d.Tenant, &d.EventType, &state, &attempts,
-		&next, &last, &status, &d.LastError, &d.CreatedAt, &d.UpdatedAt}
+		&next, &last, &status, &d.LastError, &d.CreatedAt, &d.UpdatedAt, &d.OrderingKey, &d.Ordered}
 	return dest, func() {
 		d.State = webhook.DeliveryState(state)
 		d.Attempts, d.LastStatusCode = int(attempts), int(status)
@@ -182,10 +195,11 @@ func deliveryDest(d *webhook.Delivery) ([]any, func()) {
 	}
 }
 
+// scanDelivery reads deliveryCols and waitingForCol.
 func scanDelivery(row pgx.Row) (*webhook.Delivery, error) {
 	d := &webhook.Delivery{}
 	dest, done := deliveryDest(d)
-	if err := row.Scan(dest...); err != nil {
+	if err := row.Scan(append(dest, &d.WaitingFor)...); err != nil {
 		return nil, err
 	}
 	done()
@@ -266,6 +280,9 @@ func (s *Store) ClaimDelivery(ctx context.Context, id string, p webhook.ClaimPar
 	if gerr != nil {
 		return nil, gerr
 	}
+	if d.WaitingFor != "" {
+		return nil, fmt.Errorf("%w: delivery %s waits behind %s, the head of its queue", webhook.ErrConflict, id, d.WaitingFor)
+	}
 	return nil, fmt.Errorf("%w: delivery %s is %s or leased", webhook.ErrConflict, id, d.State)
 }
 
@@ -300,8 +317,12 @@ func (s *Store) Record(ctx context.Context, recs []webhook.Record) ([]bool, erro
 			}
 		}
 	}
-	rows, err := s.pool.Query(ctx, s.q.record, ids, tokens, nows, states, nexts, errs,
-		attIDs, numbers, started, durations, statuses, attErrs, responses, reqH, respH)
+	args := []any{ids, tokens, nows, states, nexts, errs,
+		attIDs, numbers, started, durations, statuses, attErrs, responses, reqH, respH}
+	if finishesOrdered(recs) {
+		return s.recordOrdered(ctx, recs, args, applied)
+	}
+	rows, err := s.pool.Query(ctx, s.q.record, args...)
 	if err != nil {
 		return nil, mapErr(err, "recording attempts")
 	}

@@ -17,7 +17,7 @@ func endpointArgs(ep *webhook.Endpoint) []any {
 	return []any{ep.ID, ep.Tenant, ep.URL, ep.Description, types, ep.Disabled, ep.DisabledReason,
 		ep.Secret, ep.PreviousSecret, nullTime(ep.PreviousSecretExpiresAt), ep.Headers, ep.RateLimit,
 		ep.Metadata, ep.CreatedAt, ep.UpdatedAt, ep.SigningKey, nullTime(ep.FailingSince),
-		nonNil(ep.Channels), ep.Filter, ep.Format}
+		nonNil(ep.Channels), ep.Filter, ep.Format, ep.Ordered}
 }
 
 // nonNil gives text[] columns declared NOT NULL an empty array for nil.
@@ -34,7 +34,7 @@ func endpointDest(ep *webhook.Endpoint) ([]any, func()) {
 	var prevExp, failing *time.Time
 	dest := []any{&ep.ID, &ep.Tenant, &ep.URL, &ep.Description, &ep.EventTypes, &ep.Disabled,
 		&ep.DisabledReason, &ep.Secret, &ep.PreviousSecret, &prevExp, &ep.Headers, &ep.RateLimit,
-		&ep.Metadata, &ep.CreatedAt, &ep.UpdatedAt, &ep.SigningKey, &failing, &ep.Channels, &ep.Filter, &ep.Format}
+		&ep.Metadata, &ep.CreatedAt, &ep.UpdatedAt, &ep.SigningKey, &failing, &ep.Channels, &ep.Filter, &ep.Format, &ep.Ordered}
 	return dest, func() {
 		ep.PreviousSecretExpiresAt = utc(prevExp)
 		ep.FailingSince = utc(failing)
@@ -50,7 +50,7 @@ func endpointDest(ep *webhook.Endpoint) ([]any, func()) {
 
 // CreateEndpoint implements webhook.Store.
 func (s *Store) CreateEndpoint(ctx context.Context, ep *webhook.Endpoint) error {
-	_, err := s.execEndpointWrite(ctx, s.q.createEndpoint, endpointArgs(ep)...)
+	_, err := s.execEndpointWrite(ctx, s.q.createEndpoint, endpointArgs(ep))
 	return mapErr(err, "endpoint "+ep.ID)
 }
 
@@ -60,13 +60,23 @@ func (s *Store) GetEndpoint(ctx context.Context, id string) (*webhook.Endpoint, 
 	return ep, mapErr(err, "endpoint "+id)
 }
 
-// UpdateEndpoint implements webhook.Store.
+// UpdateEndpoint implements webhook.Store. With Ordered off, the same
+// transaction releases the endpoint's waiting deliveries (ordered.go:
+// lockWaiting, release): they become unordered, due at their
+// NextAttemptAt, with no OrderingKey (as in the memory store).
 func (s *Store) UpdateEndpoint(ctx context.Context, ep *webhook.Endpoint) error {
 	args := endpointArgs(ep)
-	args = append(args[:13], ep.UpdatedAt, ep.SigningKey, nullTime(ep.FailingSince), nonNil(ep.Channels), ep.Filter, ep.Format) // CreatedAt stays
-	tag, err := s.execEndpointWrite(ctx, s.q.updateEndpoint, args...)
+	args = append(args[:13], ep.UpdatedAt, ep.SigningKey, nullTime(ep.FailingSince), nonNil(ep.Channels), ep.Filter, ep.Format, ep.Ordered) // CreatedAt stays
+	var then []queuedStmt
+	if !ep.Ordered {
+		then = []queuedStmt{{s.oq.lockWaiting, []any{ep.ID}}, {s.oq.release, []any{ep.ID}}}
+	}
+	tag, err := s.execEndpointWrite(ctx, s.q.updateEndpoint, args, then...)
 	if err != nil {
 		return mapErr(err, "endpoint "+ep.ID)
+	}
+	if !ep.Ordered {
+		s.broadcast() // released deliveries may be due
 	}
 	if tag.RowsAffected() == 0 {
 		return fmt.Errorf("%w: endpoint %s", webhook.ErrNotFound, ep.ID)
@@ -77,7 +87,7 @@ func (s *Store) UpdateEndpoint(ctx context.Context, ep *webhook.Endpoint) error 
 // DeleteEndpoint implements webhook.Store. Its deliveries and their
 // attempts go by ON DELETE CASCADE.
 func (s *Store) DeleteEndpoint(ctx context.Context, id string) error {
-	tag, err := s.execEndpointWrite(ctx, s.q.deleteEndpoint, id)
+	tag, err := s.execEndpointWrite(ctx, s.q.deleteEndpoint, []any{id})
 	if err != nil {
 		return mapErr(err, "endpoint "+id)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"sync"
 
 	webhook "github.com/hookline/webhook"
 )
@@ -28,11 +29,23 @@ import (
 // alternating runs each), for the same throughput within noise.
 const maxFlushers = 1
 
+// groupLane is a queue of publishes waiting for their group statement,
+// with its flushers. Publishes with ordered deliveries have a lane of
+// their own (Store.lanes[1]): their statement takes queue locks, which a
+// host's transaction holding an ordered publish (PublishTx) keeps until
+// it commits; the unordered lane never waits for that.
+type groupLane struct {
+	mu       sync.Mutex
+	q        []*groupItem // queued, not yet taken
+	flushers int          // callers flushing the queue
+}
+
 type groupItem struct {
 	insertItem
+	lane *groupLane
 	done chan error    // the answer, buffered
 	lead chan struct{} // this caller is to flush next, buffered
-	// Under Store.gmu:
+	// Under lane.mu:
 	leading  bool // lead was sent
 	taken    bool // a flusher took it from the queue
 	answered bool
@@ -40,14 +53,18 @@ type groupItem struct {
 
 // insertGrouped is InsertMessage through the group commit.
 func (s *Store) insertGrouped(ctx context.Context, msg *webhook.Message, deliveries []*webhook.Delivery) error {
-	it := &groupItem{insertItem: insertItem{msg: msg, ds: deliveries}, done: make(chan error, 1), lead: make(chan struct{}, 1)}
-	s.gmu.Lock()
-	s.gq = append(s.gq, it)
-	lead := s.gflushers < maxFlushers
-	if lead {
-		s.gflushers++
+	l := &s.lanes[0]
+	if anyOrdered(deliveries) {
+		l = &s.lanes[1]
 	}
-	s.gmu.Unlock()
+	it := &groupItem{insertItem: insertItem{msg: msg, ds: deliveries}, lane: l, done: make(chan error, 1), lead: make(chan struct{}, 1)}
+	l.mu.Lock()
+	l.q = append(l.q, it)
+	lead := l.flushers < maxFlushers
+	if lead {
+		l.flushers++
+	}
+	l.mu.Unlock()
 	if lead {
 		s.flushFor(it)
 		return <-it.done
@@ -60,15 +77,15 @@ func (s *Store) insertGrouped(ctx context.Context, msg *webhook.Message, deliver
 		return <-it.done
 	case <-ctx.Done():
 	}
-	s.gmu.Lock()
+	l.mu.Lock()
 	if !it.taken && !it.leading {
-		if i := slices.Index(s.gq, it); i >= 0 {
-			s.gq = slices.Delete(s.gq, i, i+1)
-			s.gmu.Unlock()
+		if i := slices.Index(l.q, it); i >= 0 {
+			l.q = slices.Delete(l.q, i, i+1)
+			l.mu.Unlock()
 			return fmt.Errorf("pgstore: inserting message %s: nothing sent: %w", msg.ID, ctx.Err())
 		}
 	}
-	s.gmu.Unlock()
+	l.mu.Unlock()
 	// Its statement is running, or it was picked to flush: the answer
 	// comes all the same.
 	select {
@@ -83,29 +100,30 @@ func (s *Store) insertGrouped(ctx context.Context, msg *webhook.Message, deliver
 // flushFor runs groups off the queue until own has its answer, then hands
 // the queue (if not empty) to a waiting caller, keeping the flusher count.
 func (s *Store) flushFor(own *groupItem) {
+	l := own.lane
 	for {
-		s.gmu.Lock()
-		if own.answered || len(s.gq) == 0 {
-			if len(s.gq) > 0 {
-				for _, it := range s.gq {
+		l.mu.Lock()
+		if own.answered || len(l.q) == 0 {
+			if len(l.q) > 0 {
+				for _, it := range l.q {
 					if !it.leading {
 						it.leading = true
 						it.lead <- struct{}{}
-						s.gmu.Unlock()
+						l.mu.Unlock()
 						return
 					}
 				}
 			}
-			s.gflushers--
-			s.gmu.Unlock()
+			l.flushers--
+			l.mu.Unlock()
 			return
 		}
 		// One statement carries distinct IDs: a second publish of an ID
 		// waits for the next group (and then finds it taken).
 		var group []*groupItem
-		ids := make(map[string]bool, min(len(s.gq), s.maxGroup))
-		rest := s.gq[:0]
-		for _, it := range s.gq {
+		ids := make(map[string]bool, min(len(l.q), s.maxGroup))
+		rest := l.q[:0]
+		for _, it := range l.q {
 			if len(group) < s.maxGroup && !ids[it.msg.ID] {
 				ids[it.msg.ID] = true
 				it.taken = true
@@ -114,15 +132,15 @@ func (s *Store) flushFor(own *groupItem) {
 			}
 			rest = append(rest, it)
 		}
-		clear(s.gq[len(rest):])
-		s.gq = rest
-		s.gmu.Unlock()
+		clear(l.q[len(rest):])
+		l.q = rest
+		l.mu.Unlock()
 		errs := s.runGroup(group)
-		s.gmu.Lock()
+		l.mu.Lock()
 		for _, it := range group {
 			it.answered = true
 		}
-		s.gmu.Unlock()
+		l.mu.Unlock()
 		for i, it := range group {
 			it.done <- errs[i]
 		}
@@ -156,7 +174,7 @@ func (s *Store) runGroup(group []*groupItem) []error {
 		}
 	}()
 	notify := s.notify && deliveries && s.notifyNow()
-	inserted, err := s.insertMany(ctx, conn, items, notify)
+	inserted, err := s.insertManyOrdered(ctx, conn, items, notify)
 	if err != nil {
 		// A definite failure (the database refused the statement, so
 		// nothing of it is stored) may be one message's fault: answer each

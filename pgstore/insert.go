@@ -25,11 +25,17 @@ import (
 // trips the foreign key. fanout counts the deliveries actually stored. The
 // messages of one call have distinct IDs (callers make sure), so
 // deliveries join their message by ID.
+//
+// Ordered deliveries ($21, their position in the call, not NULL) are
+// stored waiting (claim_at NULL) with seq = one nextval per statement (the
+// uncorrelated subquery runs once) << 24 + position; the caller promotes
+// their queues in the same transaction (ordered.go). With none, $20 and
+// $21 are NULL and the statement does what it did before ordering existed.
 func insertManySQL(schema string) string {
-	return strings.ReplaceAll(`WITH x AS (
+	return strings.NewReplacer("{{S}}", schema, "{{SEQ}}", sqlLiteral(schema+".delivery_seq")).Replace(`WITH x AS (
 	SELECT * FROM unnest($7::text[], $8::text[], $9::text[], $10::text[], $11::int[], $12::timestamptz[],
-		$13::timestamptz[], $14::timestamptz[])
-		AS x(id, message_id, endpoint_id, state, attempts, next_at, created_at, updated_at)
+		$13::timestamptz[], $14::timestamptz[], $20::text[], $21::int[])
+		AS x(id, message_id, endpoint_id, state, attempts, next_at, created_at, updated_at, okey, pos)
 ), e AS (
 	SELECT id FROM {{S}}.endpoints WHERE id = ANY ($9::text[]) FOR KEY SHARE
 ), k AS (
@@ -37,26 +43,27 @@ func insertManySQL(schema string) string {
 ), f AS (
 	SELECT k.message_id, count(*) AS n FROM k GROUP BY k.message_id
 ), m AS (
-	INSERT INTO {{S}}.messages (id, tenant, event_type, payload, metadata, fanout, created_at, channels, data)
+	INSERT INTO {{S}}.messages (id, tenant, event_type, payload, metadata, fanout, created_at, channels, data, ordering_key)
 	SELECT i.id, i.tenant, i.event_type, i.payload, i.metadata::jsonb, coalesce(f.n, 0), i.created_at,
 		CASE WHEN i.channels IS NULL THEN '{}'::text[]
 			ELSE ARRAY(SELECT jsonb_array_elements_text(i.channels::jsonb)) END,
-		i.data
-	FROM unnest($1::text[], $2::text[], $3::text[], $4::bytea[], $5::text[], $6::timestamptz[], $17::text[], $18::bytea[])
-		AS i(id, tenant, event_type, payload, metadata, created_at, channels, data)
+		i.data, coalesce(i.okey, '')
+	FROM unnest($1::text[], $2::text[], $3::text[], $4::bytea[], $5::text[], $6::timestamptz[], $17::text[], $18::bytea[], $19::text[])
+		AS i(id, tenant, event_type, payload, metadata, created_at, channels, data, okey)
 	LEFT JOIN f ON f.message_id = i.id
 	ON CONFLICT (id) DO NOTHING
 	RETURNING id, tenant, event_type
 ), d AS (
 	INSERT INTO {{S}}.deliveries (id, message_id, endpoint_id, tenant, event_type, state, attempts,
-		next_attempt_at, claim_at, created_at, updated_at)
+		next_attempt_at, claim_at, created_at, updated_at, ordering_key, seq)
 	SELECT k.id, m.id, k.endpoint_id, m.tenant, m.event_type, k.state, k.attempts,
-		k.next_at, CASE WHEN k.state = 'pending' THEN k.next_at END, k.created_at, k.updated_at
+		k.next_at, CASE WHEN k.state = 'pending' AND k.pos IS NULL THEN k.next_at END, k.created_at, k.updated_at,
+		k.okey, CASE WHEN k.pos IS NOT NULL THEN (SELECT nextval({{SEQ}})) * ` + fmt.Sprint(seqShift) + ` + k.pos END
 	FROM m JOIN k ON k.message_id = m.id
 	RETURNING 1
 )
 SELECT ARRAY(SELECT id FROM m),
-	(SELECT count(*) FROM (SELECT pg_notify($15, '') FROM d WHERE $16 LIMIT 1) n)`, "{{S}}", schema)
+	(SELECT count(*) FROM (SELECT pg_notify($15, '') FROM d WHERE $16 LIMIT 1) n)`)
 }
 
 func getMessagesSQL(schema string) string {
@@ -71,8 +78,105 @@ type insertItem struct {
 
 // insertMany runs insertManySQL for items (distinct IDs) and returns the
 // set of IDs it inserted. Items go in ID order, so that two statements
-// inserting the same IDs at once take their locks in the same order.
+// inserting the same IDs at once take their locks in the same order; the
+// positions of ordered deliveries follow the order items came in (call
+// order, batch order). When items hold ordered deliveries, q must be a
+// transaction the caller commits (see insertManyOrdered for a connection).
 func (s *Store) insertMany(ctx context.Context, q querier, items []insertItem, notify bool) (map[string]bool, error) {
+	args, queues, err := insertArgs(items, notify, s.channel)
+	if err != nil {
+		return nil, err
+	}
+	if len(queues) == 0 {
+		return s.readInserted(q.QueryRow(ctx, s.insertManySQL, args...), items)
+	}
+	b := &pgx.Batch{}
+	b.Queue(s.insertManySQL, args...)
+	s.queuePromote(b, queues)
+	br := q.SendBatch(ctx, b)
+	inserted, err := s.readInserted(br.QueryRow(), items)
+	if err == nil {
+		err = mapErr(readErrOnly(br), "promoting ordered deliveries")
+	}
+	if cerr := br.Close(); err == nil && cerr != nil {
+		err = mapErr(cerr, insertWhat(items))
+	}
+	return inserted, err
+}
+
+// insertManyOrdered is insertMany on a connection outside a transaction:
+// without ordered deliveries the one statement commits by itself, as
+// before; with some, the statement, the lock and the promote run as one
+// transaction, pipelined in one round trip.
+func (s *Store) insertManyOrdered(ctx context.Context, conn querier, items []insertItem, notify bool) (map[string]bool, error) {
+	args, queues, err := insertArgs(items, notify, s.channel)
+	if err != nil {
+		return nil, err
+	}
+	if len(queues) == 0 {
+		return s.readInserted(conn.QueryRow(ctx, s.insertManySQL, args...), items)
+	}
+	b := &pgx.Batch{}
+	b.Queue(s.insertManySQL, args...)
+	s.queuePromote(b, queues)
+	var inserted map[string]bool
+	var readErr error // already mapped
+	err = runTx(ctx, conn, b, func(br pgx.BatchResults) error {
+		if inserted, readErr = s.readInserted(br.QueryRow(), items); readErr == nil {
+			readErr = mapErr(readErrOnly(br), "promoting ordered deliveries")
+		}
+		return readErr
+	})
+	switch {
+	case readErr != nil:
+		return nil, readErr
+	case err != nil:
+		return nil, mapErr(err, insertWhat(items))
+	}
+	return inserted, nil
+}
+
+func insertWhat(items []insertItem) string {
+	if len(items) > 1 {
+		return fmt.Sprintf("inserting %d messages", len(items))
+	}
+	return "inserting message " + items[0].msg.ID
+}
+
+// readInserted scans insertManySQL's answer.
+func (s *Store) readInserted(row pgx.Row, items []insertItem) (map[string]bool, error) {
+	var got []string
+	var notified int
+	if err := row.Scan(&got, &notified); err != nil {
+		return nil, mapErr(err, insertWhat(items))
+	}
+	inserted := make(map[string]bool, len(got))
+	for _, id := range got {
+		inserted[id] = true
+	}
+	return inserted, nil
+}
+
+// insertArgs returns insertManySQL's arguments for items, and the queues
+// of their ordered deliveries.
+func insertArgs(items []insertItem, notify bool, channel string) ([]any, []queue, error) {
+	// Positions of ordered deliveries in call order, before the sort.
+	var pos map[*webhook.Delivery]int32
+	var queues []queue
+	for _, it := range items {
+		for _, d := range it.ds {
+			if d.Ordered {
+				if pos == nil {
+					pos = map[*webhook.Delivery]int32{}
+				}
+				pos[d] = int32(len(pos))
+				queues = append(queues, queue{d.EndpointID, d.OrderingKey})
+			}
+		}
+	}
+	if len(pos) >= seqShift {
+		return nil, nil, fmt.Errorf("%w: pgstore: %d ordered deliveries in one call; at most %d", webhook.ErrInvalid, len(pos), seqShift-1)
+	}
 	items = slices.Clone(items)
 	slices.SortFunc(items, func(a, b insertItem) int { return strings.Compare(a.msg.ID, b.msg.ID) })
 	n, nd := len(items), 0
@@ -82,9 +186,12 @@ func (s *Store) insertMany(ctx context.Context, q querier, items []insertItem, n
 	mids, tenants, types := make([]string, n), make([]string, n), make([]string, n)
 	payloads, metas, mcreated := make([][]byte, n), make([]*string, n), make([]time.Time, n)
 	chans, datas := make([]*string, n), make([][]byte, n) // channels as a JSON array: unnest cannot take a text[] per row
+	var mkeys []string                                    // NULL unless a message has a key
 	ids, msgIDs, eps, states := make([]string, 0, nd), make([]string, 0, nd), make([]string, 0, nd), make([]string, 0, nd)
 	attempts := make([]int32, 0, nd)
 	nexts, created, updated := make([]time.Time, 0, nd), make([]time.Time, 0, nd), make([]time.Time, 0, nd)
+	var dkeys []*string // NULL unless a delivery has a key or is ordered
+	var dpos []*int32   // NULL unless a delivery is ordered
 	for i, it := range items {
 		m := it.msg
 		mids[i], tenants[i], types[i], mcreated[i] = m.ID, m.Tenant, m.Type, m.CreatedAt
@@ -95,7 +202,7 @@ func (s *Store) insertMany(ctx context.Context, q querier, items []insertItem, n
 		if m.Metadata != nil {
 			b, err := json.Marshal(m.Metadata)
 			if err != nil {
-				return nil, fmt.Errorf("pgstore: message %s: metadata: %w", m.ID, err)
+				return nil, nil, fmt.Errorf("pgstore: message %s: metadata: %w", m.ID, err)
 			}
 			js := string(b)
 			metas[i] = &js
@@ -103,7 +210,7 @@ func (s *Store) insertMany(ctx context.Context, q querier, items []insertItem, n
 		if len(m.Channels) > 0 {
 			b, err := json.Marshal(m.Channels)
 			if err != nil {
-				return nil, fmt.Errorf("pgstore: message %s: channels: %w", m.ID, err)
+				return nil, nil, fmt.Errorf("pgstore: message %s: channels: %w", m.ID, err)
 			}
 			js := string(b)
 			chans[i] = &js
@@ -111,32 +218,41 @@ func (s *Store) insertMany(ctx context.Context, q querier, items []insertItem, n
 		if m.Data != nil {
 			datas[i] = []byte(m.Data)
 		}
+		if m.OrderingKey != "" {
+			if mkeys == nil {
+				mkeys = make([]string, n)
+			}
+			mkeys[i] = m.OrderingKey
+		}
 		for _, d := range it.ds {
 			state := string(d.State)
 			if state == "" {
 				state = string(webhook.StatePending)
+			}
+			if d.Ordered || d.OrderingKey != "" {
+				if dkeys == nil {
+					dkeys = make([]*string, len(ids), nd)
+				}
+				dkeys = append(dkeys, &d.OrderingKey)
+			} else if dkeys != nil {
+				dkeys = append(dkeys, nil)
+			}
+			if p, ok := pos[d]; ok {
+				if dpos == nil {
+					dpos = make([]*int32, len(ids), nd)
+				}
+				dpos = append(dpos, &p)
+			} else if dpos != nil {
+				dpos = append(dpos, nil)
 			}
 			ids, msgIDs, eps, states = append(ids, d.ID), append(msgIDs, m.ID), append(eps, d.EndpointID), append(states, state)
 			attempts = append(attempts, int32(d.Attempts))
 			nexts, created, updated = append(nexts, d.NextAttemptAt), append(created, d.CreatedAt), append(updated, d.UpdatedAt)
 		}
 	}
-	var got []string
-	var notified int
-	err := q.QueryRow(ctx, s.insertManySQL, mids, tenants, types, payloads, metas, mcreated,
-		ids, msgIDs, eps, states, attempts, nexts, created, updated, s.channel, notify && nd > 0, chans, datas).Scan(&got, &notified)
-	if err != nil {
-		what := "inserting message " + items[0].msg.ID
-		if n > 1 {
-			what = fmt.Sprintf("inserting %d messages", n)
-		}
-		return nil, mapErr(err, what)
-	}
-	inserted := make(map[string]bool, len(got))
-	for _, id := range got {
-		inserted[id] = true
-	}
-	return inserted, nil
+	args := []any{mids, tenants, types, payloads, metas, mcreated,
+		ids, msgIDs, eps, states, attempts, nexts, created, updated, channel, notify && nd > 0, chans, datas, mkeys, dkeys, dpos}
+	return args, queues, nil
 }
 
 // storedMessages returns the stored messages with these IDs, by ID.
@@ -232,12 +348,17 @@ func (s *Store) InsertMessages(ctx context.Context, batch []webhook.MessageInser
 	defer conn.Release()
 	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.insertTimeout)
 	defer cancel()
-	deliveries := false
+	deliveries, ordered := false, false
 	for _, b := range batch {
 		deliveries = deliveries || len(b.Deliveries) > 0
+		ordered = ordered || anyOrdered(b.Deliveries)
 	}
 	notify := s.notify && deliveries && s.notifyNow()
-	tx, err := conn.Begin(wctx)
+	var txo pgx.TxOptions
+	if ordered {
+		txo.IsoLevel = pgx.ReadCommitted // the promote needs it, whatever the server's default
+	}
+	tx, err := conn.BeginTx(wctx, txo)
 	if err != nil {
 		return nil, mapErr(err, "beginning a batch insert")
 	}
@@ -267,6 +388,14 @@ func (s *Store) InsertMessagesTx(ctx context.Context, tx pgx.Tx, batch []webhook
 	}
 	if len(batch) == 0 {
 		return nil, ctx.Err()
+	}
+	for _, b := range batch {
+		if anyOrdered(b.Deliveries) {
+			if err := s.readCommitted(ctx, tx); err != nil {
+				return nil, err
+			}
+			break
+		}
 	}
 	sp, err := tx.Begin(ctx)
 	if err != nil {

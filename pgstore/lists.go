@@ -65,7 +65,7 @@ func (s *Store) ListDeliveries(ctx context.Context, q webhook.DeliveryQuery) ([]
 		w.add("d.id < ?", q.Cursor)
 	}
 	w.args = append(w.args, limit+1)
-	sql := "SELECT " + deliveryCols + " FROM " + s.q.schema + ".deliveries d" + w.sql() +
+	sql := "SELECT " + deliveryCols + ", " + s.q.waitingFor + " FROM " + s.q.schema + ".deliveries d" + w.sql() +
 		" ORDER BY d.id DESC LIMIT $" + strconv.Itoa(len(w.args))
 	rows, err := s.pool.Query(ctx, sql, append([]any{customPlan}, w.args...)...)
 	if err != nil {
@@ -123,18 +123,15 @@ func scanAttempt(row pgx.Row) (*webhook.Attempt, error) {
 	return a, nil
 }
 
-// Requeue implements webhook.Store.
+// Requeue implements webhook.Store: one statement in a transaction, and
+// when it requeued ordered deliveries, the lock and promote of their
+// queues before the commit (ordered.go).
 func (s *Store) Requeue(ctx context.Context, p webhook.RequeueParams) (int, error) {
+	var sql, what string
+	var args []any
 	switch {
 	case p.DeliveryID != "":
-		tag, err := s.pool.Exec(ctx, s.q.requeueOne, p.DeliveryID, p.At)
-		if err != nil {
-			return 0, mapErr(err, "requeueing delivery "+p.DeliveryID)
-		}
-		if tag.RowsAffected() == 0 {
-			return 0, fmt.Errorf("%w: delivery %s", webhook.ErrNotFound, p.DeliveryID)
-		}
-		return 1, nil
+		sql, what, args = s.q.requeueOne, "requeueing delivery "+p.DeliveryID, []any{p.DeliveryID, p.At}
 	case p.EndpointID != "":
 		state := p.State
 		if state == "" {
@@ -144,13 +141,30 @@ func (s *Store) Requeue(ctx context.Context, p webhook.RequeueParams) (int, erro
 		if since.IsZero() {
 			since = time.Unix(0, 0)
 		}
-		tag, err := s.pool.Exec(ctx, s.q.requeueEndpoint, p.EndpointID, p.At, string(state), since)
-		if err != nil {
-			return 0, mapErr(err, "requeueing deliveries of endpoint "+p.EndpointID)
-		}
-		return int(tag.RowsAffected()), nil
+		sql, what = s.q.requeueEndpoint, "requeueing deliveries of endpoint "+p.EndpointID
+		args = []any{p.EndpointID, p.At, string(state), since}
+	default:
+		return 0, &webhook.ValidationError{Field: "requeue", Reason: "give a delivery ID or an endpoint ID"}
 	}
-	return 0, &webhook.ValidationError{Field: "requeue", Reason: "give a delivery ID or an endpoint ID"}
+	var n int64
+	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.ReadCommitted}, func(tx pgx.Tx) error {
+		var ordered []string
+		if err := tx.QueryRow(ctx, sql, args...).Scan(&n, &ordered); err != nil {
+			return err
+		}
+		if len(ordered) == 0 {
+			return nil
+		}
+		_, err := tx.Exec(ctx, s.oq.promoteIDs, ordered)
+		return err
+	})
+	if err != nil {
+		return 0, mapErr(err, what)
+	}
+	if p.DeliveryID != "" && n == 0 {
+		return 0, fmt.Errorf("%w: delivery %s", webhook.ErrNotFound, p.DeliveryID)
+	}
+	return int(n), nil
 }
 
 // Stats implements webhook.Store. Attempts are read from an index on

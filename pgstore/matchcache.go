@@ -2,6 +2,7 @@ package pgstore
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"sync"
 
@@ -29,6 +30,12 @@ import (
 // disabled (the dispatcher finishes such deliveries without an attempt);
 // for an endpoint created or subscribed meanwhile it is the same race a
 // publish running at the same moment as the write has without a cache.
+
+// queuedStmt is a statement to queue in a batch.
+type queuedStmt struct {
+	sql  string
+	args []any
+}
 
 // endpointsChanged is the NOTIFY payload of an endpoint write.
 const endpointsChanged = "endpoints"
@@ -114,14 +121,39 @@ func (s *Store) matchesLive() bool {
 // transaction (one pipelined batch), the NOTIFY that empties the match
 // caches of every instance when it commits. It notifies whatever
 // Options.DisableNotify says: other instances may cache.
-func (s *Store) execEndpointWrite(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
+// Statements in then run after it, in the same transaction, which is then
+// an explicit READ COMMITTED one (they are the release of ordered.go, whose
+// second statement must see what the first one's locks waited for).
+func (s *Store) execEndpointWrite(ctx context.Context, sql string, args []any, then ...queuedStmt) (pgconn.CommandTag, error) {
 	b := &pgx.Batch{}
+	if len(then) > 0 {
+		b.Queue("BEGIN ISOLATION LEVEL READ COMMITTED")
+	}
 	b.Queue(sql, args...)
+	for _, st := range then {
+		b.Queue(st.sql, st.args...)
+	}
 	b.Queue("SELECT pg_notify($1, $2)", s.channel, endpointsChanged)
+	if len(then) > 0 {
+		b.Queue("COMMIT")
+	}
 	br := s.pool.SendBatch(ctx, b)
-	tag, err := br.Exec()
-	if err == nil {
+	var err error
+	if len(then) > 0 {
 		_, err = br.Exec()
+	}
+	var tag pgconn.CommandTag
+	if err == nil {
+		tag, err = br.Exec()
+	}
+	if err == nil {
+		err = execAll(br, len(then)+1)
+	}
+	if err == nil && len(then) > 0 {
+		var ct pgconn.CommandTag
+		if ct, err = br.Exec(); err == nil && ct.String() != "COMMIT" {
+			err = fmt.Errorf("pgstore: the endpoint write did not commit (%s)", ct)
+		}
 	}
 	if cerr := br.Close(); err == nil {
 		err = cerr

@@ -8,7 +8,7 @@ type queries struct {
 	listEndpoints, matchEndpoints                               string
 	getMessage, messageTenant                                   string
 	claim, claimSkip, claimDelivery, record                     string
-	getDelivery                                                 string
+	getDelivery, waitingFor                                     string
 	requeueOne, requeueEndpoint                                 string
 	purge                                                       string
 	backlog, backlogFold                                        string
@@ -36,12 +36,26 @@ const asyncCommit = `(SELECT set_config('synchronous_commit', 'off', true)) IS N
 
 const endpointCols = `e.id, e.tenant, e.url, e.description, e.event_types, e.disabled, e.disabled_reason,
 	e.secret, e.previous_secret, e.previous_secret_expires_at, e.headers, e.rate_limit, e.metadata,
-	e.created_at, e.updated_at, e.signing_key, e.failing_since, e.channels, e.filter, e.format`
+	e.created_at, e.updated_at, e.signing_key, e.failing_since, e.channels, e.filter, e.format, e.ordered`
 
 const deliveryCols = `d.id, d.message_id, d.endpoint_id, d.tenant, d.event_type, d.state, d.attempts,
-	d.next_attempt_at, d.last_attempt_at, d.last_status_code, d.last_error, d.created_at, d.updated_at`
+	d.next_attempt_at, d.last_attempt_at, d.last_status_code, d.last_error, d.created_at, d.updated_at,
+	coalesce(d.ordering_key, ''), d.seq IS NOT NULL`
 
-const messageCols = `m.id, m.tenant, m.event_type, m.payload, m.metadata, m.created_at, m.channels, m.data`
+// waitingForCol is a delivery's WaitingFor: for a waiting delivery (ordered,
+// pending, claim_at NULL) the ID of its queue's head, the first entry of
+// the queue in deliveries_queue; empty for every other delivery, for which
+// the subquery does not run.
+//
+// The subquery has no condition on claim_at: with one, the planner may
+// walk deliveries_claim (every due delivery) instead.
+const waitingForCol = `CASE WHEN d.state = 'pending' AND d.seq IS NOT NULL AND d.claim_at IS NULL THEN coalesce((
+	SELECT CASE WHEN h.claim_at IS NOT NULL THEN h.id END FROM {{S}}.deliveries h
+	WHERE h.endpoint_id = d.endpoint_id AND h.ordering_key = d.ordering_key AND h.state = 'pending'
+		AND h.seq IS NOT NULL
+	ORDER BY (h.claim_at IS NULL), h.seq LIMIT 1), '') ELSE '' END`
+
+const messageCols = `m.id, m.tenant, m.event_type, m.payload, m.metadata, m.created_at, m.channels, m.data, m.ordering_key`
 
 const attemptCols = `a.id, a.delivery_id, a.message_id, a.endpoint_id, a.number, a.started_at, a.duration_ns,
 	a.status_code, a.error, a.response, a.request_headers, a.response_headers`
@@ -63,13 +77,13 @@ func buildQueries(schema, leaseCommit string) queries {
 	q := queries{schema: schema}
 	q.createEndpoint = r.Replace(`INSERT INTO {{S}}.endpoints (id, tenant, url, description, event_types, disabled,
 	disabled_reason, secret, previous_secret, previous_secret_expires_at, headers, rate_limit, metadata,
-	created_at, updated_at, signing_key, failing_since, channels, filter, format)
-	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)`)
+	created_at, updated_at, signing_key, failing_since, channels, filter, format, ordered)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)`)
 	q.getEndpoint = r.Replace(`SELECT ` + endpointCols + ` FROM {{S}}.endpoints e WHERE e.id = $1`)
 	q.updateEndpoint = r.Replace(`UPDATE {{S}}.endpoints SET tenant = $2, url = $3, description = $4,
 	event_types = $5, disabled = $6, disabled_reason = $7, secret = $8, previous_secret = $9,
 	previous_secret_expires_at = $10, headers = $11, rate_limit = $12, metadata = $13, updated_at = $14,
-	signing_key = $15, failing_since = $16, channels = $17, filter = $18, format = $19
+	signing_key = $15, failing_since = $16, channels = $17, filter = $18, format = $19, ordered = $20
 	WHERE id = $1`)
 	q.deleteEndpoint = r.Replace(`DELETE FROM {{S}}.endpoints WHERE id = $1`)
 	q.listEndpoints = r.Replace(`SELECT ` + endpointCols + ` FROM {{S}}.endpoints e
@@ -92,8 +106,14 @@ func buildQueries(schema, leaseCommit string) queries {
 	// array so the UPDATE finds them by primary key whatever the plan.
 	// The statement without skipped endpoints is kept apart: the
 	// "<> ALL" filter's estimate pushes plans off the ordered index.
+	//
+	// The lease token of an ordered delivery gets the orderedLease
+	// prefix, so that Record sees from the token alone whether it
+	// finishes one. Waiting ordered deliveries have no claim_at: the
+	// range condition on claim_at never reaches them.
 	const claimHead = `WITH d AS (
-	UPDATE {{S}}.deliveries d SET lease_token = $4, lease_owner = $5, lease_expires_at = $6, claim_at = $6
+	UPDATE {{S}}.deliveries d SET lease_token = CASE WHEN d.seq IS NULL THEN $4 ELSE 'o' || $4 END,
+		lease_owner = $5, lease_expires_at = $6, claim_at = $6
 	WHERE d.id = ANY (ARRAY(
 		SELECT c.id FROM {{S}}.deliveries c
 		WHERE c.state = 'pending' AND c.claim_at <= $1 AND `
@@ -105,9 +125,11 @@ func buildQueries(schema, leaseCommit string) queries {
 )`
 	q.claim = r.Replace(claimHead + `cardinality($2::text[]) = 0` + claimFoot + claimTail)
 	q.claimSkip = r.Replace(claimHead + `c.endpoint_id <> ALL ($2::text[])` + claimFoot + claimTail)
+	// A waiting ordered delivery (claim_at NULL) is not claimed.
 	q.claimDelivery = r.Replace(`WITH d AS (
-	UPDATE {{S}}.deliveries d SET lease_token = $3, lease_owner = $4, lease_expires_at = $5, claim_at = $5
-	WHERE d.id = $2 AND d.state = 'pending' AND (d.lease_token IS NULL OR d.lease_expires_at <= $1)
+	UPDATE {{S}}.deliveries d SET lease_token = CASE WHEN d.seq IS NULL THEN $3 ELSE 'o' || $3 END,
+		lease_owner = $4, lease_expires_at = $5, claim_at = $5
+	WHERE d.id = $2 AND d.state = 'pending' AND d.claim_at IS NOT NULL AND (d.lease_token IS NULL OR d.lease_expires_at <= $1)
 	RETURNING d.*
 )` + claimTail)
 
@@ -148,14 +170,25 @@ func buildQueries(schema, leaseCommit string) queries {
 	WHERE r.att_id <> ''
 )
 SELECT ord FROM u`)
-	q.getDelivery = r.Replace(`SELECT ` + deliveryCols + ` FROM {{S}}.deliveries d WHERE d.id = $1`)
+	q.getDelivery = r.Replace(`SELECT ` + deliveryCols + `, ` + waitingForCol + ` FROM {{S}}.deliveries d WHERE d.id = $1`)
+	q.waitingFor = r.Replace(waitingForCol)
 
-	// Requeue keeps a live lease: claim_at stays the lease's expiry.
+	// Requeue keeps a live lease: claim_at stays the lease's expiry. An
+	// ordered delivery that is finished or waiting (re)joins its queue
+	// waiting, at its old seq; the caller promotes the queues of the
+	// returned IDs (Requeue), which makes it the head if the queue has
+	// none.
 	const requeueSet = `SET state = 'pending', next_attempt_at = $2, updated_at = $2,
-	claim_at = CASE WHEN d.state = 'pending' AND d.lease_token IS NOT NULL THEN d.claim_at ELSE $2 END`
-	q.requeueOne = r.Replace(`UPDATE {{S}}.deliveries d ` + requeueSet + ` WHERE d.id = $1`)
-	q.requeueEndpoint = r.Replace(`UPDATE {{S}}.deliveries d ` + requeueSet + `
-	WHERE d.endpoint_id = $1 AND d.state = $3 AND d.created_at >= $4`)
+	claim_at = CASE WHEN d.state = 'pending' AND d.lease_token IS NOT NULL THEN d.claim_at
+		WHEN d.seq IS NOT NULL AND (d.state <> 'pending' OR d.claim_at IS NULL) THEN NULL
+		ELSE $2 END`
+	const requeueFoot = `
+	RETURNING d.id, d.seq IS NOT NULL AS ordered
+)
+SELECT count(*), coalesce(array_agg(u.id) FILTER (WHERE u.ordered), '{}') FROM u`
+	q.requeueOne = r.Replace(`WITH u AS (UPDATE {{S}}.deliveries d ` + requeueSet + ` WHERE d.id = $1` + requeueFoot)
+	q.requeueEndpoint = r.Replace(`WITH u AS (UPDATE {{S}}.deliveries d ` + requeueSet + `
+	WHERE d.endpoint_id = $1 AND d.state = $3 AND d.created_at >= $4` + requeueFoot)
 
 	// Purge: a bounded batch of finished deliveries (their attempts go by
 	// ON DELETE CASCADE), then the messages they leave with no delivery,

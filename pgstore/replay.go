@@ -8,6 +8,7 @@ import (
 	"time"
 
 	webhook "github.com/hookline/webhook"
+	"github.com/jackc/pgx/v5"
 )
 
 var _ webhook.Replayer = (*Store)(nil)
@@ -18,7 +19,7 @@ type replayQueries struct {
 }
 
 func buildReplayQueries(schema string) replayQueries {
-	r := strings.NewReplacer("{{S}}", schema)
+	r := strings.NewReplacer("{{S}}", schema, "{{SEQ}}", sqlLiteral(schema+".delivery_seq"))
 	return replayQueries{
 		// A page of the tenant's messages on messages_tenant_time, each
 		// checked against deliveries_endpoint_message. The row comparison
@@ -39,16 +40,20 @@ func buildReplayQueries(schema string) replayQueries {
 		// skipped by the unique index, and each message's fanout grows by
 		// what was stored (so retention never takes it for a message
 		// without deliveries).
+		// Ordered deliveries ($11, their position, not NULL) are stored
+		// waiting, as in insertManySQL; InsertDeliveries promotes.
 		insertDeliveries: r.Replace(`WITH x AS (
-	SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[], $7::timestamptz[])
-		AS x(id, message_id, endpoint_id, tenant, event_type, next_at, created_at)
+	SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::timestamptz[], $7::timestamptz[],
+		$10::text[], $11::int[])
+		AS x(id, message_id, endpoint_id, tenant, event_type, next_at, created_at, okey, pos)
 ), e AS (
 	SELECT id FROM {{S}}.endpoints WHERE id = ANY ($3::text[]) FOR KEY SHARE
 ), d AS (
 	INSERT INTO {{S}}.deliveries (id, message_id, endpoint_id, tenant, event_type, state, attempts,
-		next_attempt_at, claim_at, created_at, updated_at)
+		next_attempt_at, claim_at, created_at, updated_at, ordering_key, seq)
 	SELECT x.id, x.message_id, x.endpoint_id, x.tenant, x.event_type, 'pending', 0,
-		x.next_at, x.next_at, x.created_at, x.created_at
+		x.next_at, CASE WHEN x.pos IS NULL THEN x.next_at END, x.created_at, x.created_at,
+		x.okey, CASE WHEN x.pos IS NOT NULL THEN (SELECT nextval({{SEQ}})) * ` + fmt.Sprint(seqShift) + ` + x.pos END
 	FROM x JOIN e ON e.id = x.endpoint_id
 	ON CONFLICT (endpoint_id, message_id) DO NOTHING
 	RETURNING message_id
@@ -106,13 +111,48 @@ func (s *Store) InsertDeliveries(ctx context.Context, ds []*webhook.Delivery) (i
 	n := len(ds)
 	ids, msgs, eps, tenants, types := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 	nexts, created := make([]time.Time, n), make([]time.Time, n)
+	var keys []*string // NULL unless a delivery has a key or is ordered
+	var pos []*int32   // NULL unless a delivery is ordered
+	var queues []queue
 	for i, d := range ds {
 		ids[i], msgs[i], eps[i], tenants[i], types[i] = d.ID, d.MessageID, d.EndpointID, d.Tenant, d.EventType
 		nexts[i], created[i] = d.NextAttemptAt, d.CreatedAt
+		if d.Ordered || d.OrderingKey != "" {
+			if keys == nil {
+				keys = make([]*string, n)
+			}
+			keys[i] = &d.OrderingKey
+		}
+		if d.Ordered {
+			if pos == nil {
+				pos = make([]*int32, n)
+			}
+			p := int32(len(queues))
+			pos[i] = &p
+			queues = append(queues, queue{d.EndpointID, d.OrderingKey})
+		}
 	}
+	if len(queues) >= seqShift {
+		return 0, fmt.Errorf("%w: pgstore: %d ordered deliveries in one call; at most %d", webhook.ErrInvalid, len(queues), seqShift-1)
+	}
+	args := []any{ids, msgs, eps, tenants, types, nexts, created, s.channel, s.notify, keys, pos}
 	var inserted, notified int
-	err := s.pool.QueryRow(ctx, s.rq.insertDeliveries, ids, msgs, eps, tenants, types, nexts, created,
-		s.channel, s.notify).Scan(&inserted, &notified)
+	if len(queues) == 0 {
+		err := s.pool.QueryRow(ctx, s.rq.insertDeliveries, args...).Scan(&inserted, &notified)
+		if err != nil {
+			return 0, mapErr(err, "inserting replayed deliveries")
+		}
+		return inserted, nil
+	}
+	b := &pgx.Batch{}
+	b.Queue(s.rq.insertDeliveries, args...)
+	s.queuePromote(b, queues)
+	err := runTx(ctx, s.pool, b, func(br pgx.BatchResults) error {
+		if err := br.QueryRow().Scan(&inserted, &notified); err != nil {
+			return err
+		}
+		return readErrOnly(br)
+	})
 	if err != nil {
 		return 0, mapErr(err, "inserting replayed deliveries")
 	}

@@ -18,6 +18,19 @@
 // delivery absorbs (Options.DurableLeases). Publishes always wait for
 // fsync: an accepted publish survives a crash of Postgres or of the app.
 //
+// Ordered endpoints (webhook.Endpoint.Ordered) hold their queues in the
+// same tables: a queue's waiting deliveries are not in the index claims
+// walk, and every write that adds to a queue or finishes its head takes
+// the queue's advisory lock and hands the queue on in its own transaction,
+// so the queues hold across instances and crashes (ordered.go has the
+// argument). Two things follow for webhook.PublishTx to an ordered
+// endpoint: the host's transaction keeps the message's queues locked until
+// it ends, so other publishes to those queues (never unordered ones) wait
+// for it, and it must run under READ COMMITTED, Postgres' default (under
+// REPEATABLE READ or SERIALIZABLE the publish is refused with an error
+// matching webhook.ErrTxUnsupported). A record that finishes an ordered
+// delivery commits durably whatever Options.DurableLeases says.
+//
 //	pool, _ := pgxpool.New(ctx, os.Getenv("DATABASE_URL"))
 //	store := pgstore.New(pool, &pgstore.Options{Schema: "hookline"})
 //	if err := store.Migrate(ctx); err != nil { ... }
@@ -130,15 +143,18 @@ type Store struct {
 	log       *slog.Logger
 	q         queries
 	rq        replayQueries
+	oq        orderedQueries
+	// recordDurable is q.record committing durably, for records that
+	// finish ordered deliveries (recordOrdered).
+	recordDurable string
 
 	insertTimeout time.Duration // see Options.InsertTimeout
 
-	// Group commit of InsertMessage (group.go).
+	// Group commit of InsertMessage (group.go): lanes[0] for unordered
+	// publishes, lanes[1] for publishes with ordered deliveries.
 	maxGroup                      int
 	insertManySQL, getMessagesSQL string
-	gmu                           sync.Mutex
-	gq                            []*groupItem // queued, not yet taken
-	gflushers                     int          // callers flushing the queue
+	lanes                         [2]groupLane
 
 	matches      matchCache // see matchcache.go
 	noMatchCache bool
@@ -211,11 +227,13 @@ func New(pool *pgxpool.Pool, opts *Options) *Store {
 	}
 	sch := pgx.Identifier{o.Schema}.Sanitize()
 	s.insertManySQL, s.getMessagesSQL = insertManySQL(sch), getMessagesSQL(sch)
+	s.oq = buildOrderedQueries(sch)
 	leaseCommit := asyncCommit
 	if o.DurableLeases {
 		leaseCommit = "true"
 	}
 	s.q = buildQueries(sch, leaseCommit)
+	s.recordDurable = buildQueries(sch, "true").record // see recordOrdered
 	s.rq = buildReplayQueries(sch)
 	return s
 }
@@ -298,7 +316,7 @@ func (s *Store) Migrate(ctx context.Context) error {
 		if applied[m.version] {
 			continue
 		}
-		if _, err := tx.Exec(ctx, strings.ReplaceAll(m.sql, "{{S}}", sch)); err != nil {
+		if _, err := tx.Exec(ctx, strings.NewReplacer("{{S}}", sch, "{{S_LITERAL}}", sqlLiteral(sch)).Replace(m.sql)); err != nil {
 			return fmt.Errorf("pgstore: migrate: applying %s: %w", m.name, err)
 		}
 		if _, err := tx.Exec(ctx, "INSERT INTO "+sch+".schema_migrations (version, name) VALUES ($1, $2)", m.version, m.name); err != nil {

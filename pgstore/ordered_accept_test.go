@@ -1,0 +1,285 @@
+package pgstore_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/cenkalti/backoff/v4"
+	webhook "github.com/hookline/webhook"
+	"github.com/hookline/webhook/pgstore"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// Issue 17's acceptance on Postgres: three dispatchers on one schema,
+// 2,000 events over 50 keys to one ordered endpoint whose receiver fails
+// 20% of requests at random (seeded), with and without one of them killed
+// (SIGKILL) mid-run.
+
+// envOrderedChild makes the test binary run as the ordered crash test's
+// child: a dispatcher on the schema it names, until it is killed.
+const envOrderedChild = "HOOKLINE_PGSTORE_ORDERED_CHILD"
+
+// Child's attempt timeout and lease: short, so that the killed instance's
+// leases lapse within the test.
+const orderedChildTimeout, orderedChildLease = time.Second, 1500 * time.Millisecond
+
+type keyed struct {
+	Key string `json:"key"`
+	N   int    `json:"n"`
+}
+
+func (keyed) EventType() string { return "customer.updated" }
+
+// orderedReceiver fails a share of requests at random (seeded), keeps per
+// key the order of first successful receipts, and notes any moment two
+// requests of one key are in flight at once.
+type orderedReceiver struct {
+	*httptest.Server
+	mu         sync.Mutex
+	rng        *rand.Rand
+	failRate   float64
+	first      map[string][]int
+	seen       map[string]bool
+	inflight   map[string]int
+	requests   int
+	violations []string
+}
+
+func newOrderedReceiver(t *testing.T, failRate float64, seed uint64) *orderedReceiver {
+	r := &orderedReceiver{rng: rand.New(rand.NewPCG(seed, 1)), failRate: failRate,
+		first: map[string][]int{}, seen: map[string]bool{}, inflight: map[string]int{}}
+	r.Server = httptest.NewServer(http.HandlerFunc(r.serve))
+	t.Cleanup(r.Close)
+	return r
+}
+
+func (r *orderedReceiver) serve(w http.ResponseWriter, req *http.Request) {
+	var body struct {
+		Data keyed `json:"data"`
+	}
+	if err := json.NewDecoder(req.Body).Decode(&body); err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	id, key := req.Header.Get("webhook-id"), body.Data.Key
+	r.mu.Lock()
+	r.requests++
+	r.inflight[key]++
+	if r.inflight[key] > 1 {
+		r.violations = append(r.violations, fmt.Sprintf("two requests of key %s in flight at once (%s)", key, id))
+	}
+	fail := r.rng.Float64() < r.failRate
+	r.mu.Unlock()
+	time.Sleep(200 * time.Microsecond) // some work, so requests overlap
+	r.mu.Lock()
+	r.inflight[key]--
+	if !fail && !r.seen[id] {
+		r.seen[id] = true
+		r.first[key] = append(r.first[key], body.Data.N)
+	}
+	r.mu.Unlock()
+	if fail {
+		w.WriteHeader(http.StatusInternalServerError)
+	}
+}
+
+func (r *orderedReceiver) received() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.seen)
+}
+
+// check asserts that every key's first successful receipts are its events
+// in publish order, all of them.
+func (r *orderedReceiver) check(t *testing.T, sent map[string]int) {
+	t.Helper()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	assert.Empty(t, r.violations)
+	for key, n := range sent {
+		want := make([]int, n)
+		for i := range want {
+			want[i] = i
+		}
+		assert.Equal(t, want, r.first[key], "key %s: first successful receipts in publish order, none lost", key)
+	}
+	t.Logf("%d requests for %d events", r.requests, len(r.seen))
+}
+
+// orderedConfig is the dispatchers' Config: millisecond retries (100
+// attempts: 20% failures never fail one for good), no breaker.
+func orderedConfig(st webhook.Store) webhook.Config {
+	return webhook.Config{
+		Store: st, AllowHTTP: true, AllowPrivateNetworks: true, Workers: 8,
+		Retry: webhook.RetryPolicy{MaxAttempts: 100,
+			NewBackOff: func() backoff.BackOff { return backoff.NewConstantBackOff(time.Millisecond) }},
+		Health:       webhook.HealthPolicy{DisableBreaker: true, InitialInFlight: 16},
+		PollInterval: 20 * time.Millisecond,
+	}
+}
+
+// publishOrdered publishes n events over keys (each key's events from
+// its own goroutine, in order; keys picked at random, seeded) through ds
+// in turn, and returns how many each key got.
+func publishOrdered(t *testing.T, ds []*webhook.Dispatcher, n, keys int, seed uint64) map[string]int {
+	t.Helper()
+	rng := rand.New(rand.NewPCG(seed, 2))
+	perKey := map[string]int{}
+	for range n {
+		perKey[fmt.Sprintf("cust_%02d", rng.IntN(keys))]++
+	}
+	var wg sync.WaitGroup
+	i := 0
+	for key, count := range perKey {
+		d := ds[i%len(ds)]
+		i++
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for n := range count {
+				if _, err := d.Publish(context.Background(), keyed{Key: key, N: n}, &webhook.PublishOpts{OrderingKey: key}); !assert.NoError(t, err) {
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return perKey
+}
+
+func startOrdered(t *testing.T, st webhook.Store) *webhook.Dispatcher {
+	t.Helper()
+	return newDispatcher(t, st, true, func(c *webhook.Config) {
+		store := c.Store
+		*c = orderedConfig(store)
+	})
+}
+
+// TestOrderedThreeDispatchers: 2,000 events over 50 keys, three
+// dispatchers (each with its own store instance) on one schema, 20% of
+// requests failing: per key, first successful receipts in publish order,
+// never two requests of a key at once, nothing lost, nothing failed.
+func TestOrderedThreeDispatchers(t *testing.T) {
+	t.Parallel()
+	pool := testPool(t)
+	first := newSchemaStore(t, pool, nil)
+	recv := newOrderedReceiver(t, 0.2, 17)
+	var ds []*webhook.Dispatcher
+	for i := range 3 {
+		st := first
+		if i > 0 {
+			st = pgstore.New(pool, &pgstore.Options{Schema: first.Schema()})
+			t.Cleanup(func() { st.Close() })
+		}
+		ds = append(ds, startOrdered(t, st))
+	}
+	ep := &webhook.Endpoint{URL: recv.URL, Ordered: true}
+	require.NoError(t, ds[0].CreateEndpoint(context.Background(), ep))
+	start := time.Now()
+	sent := publishOrdered(t, ds, 2000, 50, 17)
+	t.Logf("published in %s", time.Since(start))
+	require.Eventually(t, func() bool { return recv.received() == 2000 }, 90*time.Second, 10*time.Millisecond, "every event arrives")
+	t.Logf("delivered in %s", time.Since(start))
+	recv.check(t, sent)
+	failed, _, err := ds[2].ListDeliveries(context.Background(), webhook.DeliveryQuery{EndpointID: ep.ID, State: webhook.StateFailed})
+	require.NoError(t, err)
+	assert.Empty(t, failed)
+}
+
+// orderedChild runs a dispatcher with orderedConfig, a short lease, on
+// schema until it is killed (or, as a safety net, for two minutes).
+func orderedChild(schema string) int {
+	ctx := context.Background()
+	pool, err := pgxpool.New(ctx, os.Getenv(envURL))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "child:", err)
+		return 2
+	}
+	cfg := orderedConfig(pgstore.New(pool, &pgstore.Options{Schema: schema}))
+	cfg.AttemptTimeout, cfg.Lease = orderedChildTimeout, orderedChildLease
+	d, err := webhook.New(cfg)
+	if err == nil {
+		err = d.Start(ctx)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "child:", err)
+		return 2
+	}
+	fmt.Println("ready")
+	time.Sleep(2 * time.Minute)
+	return 3
+}
+
+// TestOrderedCrashedInstance: the same with one of the three dispatchers
+// a child process killed with SIGKILL mid-run, while it holds leases of
+// queue heads: its leases lapse (1.5 s), the other two take the heads
+// over, and every key's first successful receipts are still in publish
+// order with nothing lost.
+func TestOrderedCrashedInstance(t *testing.T) {
+	t.Parallel()
+	pool := testPool(t)
+	store := newSchemaStore(t, pool, nil)
+	ctx := context.Background()
+	recv := newOrderedReceiver(t, 0.2, 23)
+	other := pgstore.New(pool, &pgstore.Options{Schema: store.Schema()})
+	t.Cleanup(func() { other.Close() })
+	ds := []*webhook.Dispatcher{startOrdered(t, store), startOrdered(t, other)}
+	ep := &webhook.Endpoint{URL: recv.URL, Ordered: true}
+	require.NoError(t, ds[0].CreateEndpoint(ctx, ep))
+
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), envOrderedChild+"="+store.Schema())
+	cmd.Stderr = os.Stderr
+	out, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	line, err := bufio.NewReader(out).ReadString('\n')
+	require.NoError(t, err)
+	require.Equal(t, "ready", strings.TrimSpace(line))
+
+	var sent map[string]int
+	published := make(chan struct{})
+	go func() {
+		defer close(published)
+		sent = publishOrdered(t, ds, 2000, 50, 23)
+	}()
+	// Kill the child once it holds leases, mid-run.
+	sch := quote(store.Schema())
+	var leased int
+	require.Eventually(t, func() bool {
+		if recv.received() < 300 {
+			return false
+		}
+		// The child's leases are the short ones (this process's
+		// dispatchers lease for 25 s, the default).
+		require.NoError(t, pool.QueryRow(ctx, "SELECT count(*) FROM "+sch+".deliveries WHERE state = 'pending' "+
+			"AND lease_expires_at > now() AND lease_expires_at < now() + interval '5 seconds'").Scan(&leased))
+		return leased > 0
+	}, 60*time.Second, time.Millisecond, "the child holds leases mid-run")
+	require.NoError(t, cmd.Process.Kill())
+	killedAt, mid := time.Now(), recv.received()
+	_ = cmd.Wait()
+	t.Logf("killed the child holding %d leases, %d of 2000 received", leased, mid)
+	require.Less(t, mid, 2000, "killed mid-run")
+	<-published
+	require.Eventually(t, func() bool { return recv.received() == 2000 }, 90*time.Second, 10*time.Millisecond, "every event arrives")
+	t.Logf("all received %s after the kill", time.Since(killedAt).Round(time.Millisecond))
+	recv.check(t, sent)
+	failed, _, err := ds[0].ListDeliveries(ctx, webhook.DeliveryQuery{EndpointID: ep.ID, State: webhook.StateFailed})
+	require.NoError(t, err)
+	assert.Empty(t, failed)
+}
