@@ -20,7 +20,6 @@ import (
 	"github.com/hookline/webhook/webhooktest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"go.uber.org/goleak"
 )
 
 type rewardIssued struct {
@@ -515,95 +514,12 @@ func TestHTTPRefusedUnlessAllowed(t *testing.T) {
 	assert.ErrorIs(t, err, webhook.ErrClosed)
 }
 
-func TestRetryAfterHonouredAndCapped(t *testing.T) {
-	t.Parallel()
-	p := webhook.RetryPolicy{MaxAttempts: 5, MaxRetryAfter: time.Hour}
-	d, ok := p.Delay(1)
-	require.True(t, ok)
-	assert.InDelta(t, float64(5*time.Second), float64(d), float64(600*time.Millisecond))
-	d, ok = p.Delay(4)
-	require.True(t, ok)
-	assert.InDelta(t, float64(2*time.Hour), float64(d), float64(13*time.Minute))
-	_, ok = p.Delay(5)
-	assert.False(t, ok, "MaxAttempts reached")
-	_, ok = webhook.RetryPolicy{MaxAttempts: 100}.Delay(10)
-	assert.False(t, ok, "the default schedule stops after its nine delays")
-
-	now := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
-	for _, tc := range []struct {
-		v    string
-		want time.Duration
-		ok   bool
-	}{
-		{"120", 120 * time.Second, true},
-		{" 0 ", 0, true},
-		{"Tue, 01 Jan 2030 00:02:00 GMT", 2 * time.Minute, true},
-		{"Mon, 31 Dec 2029 00:00:00 GMT", 0, true},
-		{"", 0, false},
-		{"-5", 0, false},
-		{"soon", 0, false},
-		{"1.5", 0, false},
-	} {
-		got, ok := webhook.ParseRetryAfter(tc.v, now)
-		assert.Equal(t, tc.ok, ok, tc.v)
-		assert.Equal(t, tc.want, got, tc.v)
-	}
-}
-
-func TestShutdownWithoutStartAndTwice(t *testing.T) {
-	t.Parallel()
-	d, err := webhook.New(webhook.Config{})
-	require.NoError(t, err)
-	require.NoError(t, d.Shutdown(context.Background()))
-	require.NoError(t, d.Shutdown(context.Background()))
-	assert.ErrorIs(t, d.Start(context.Background()), webhook.ErrClosed)
-}
-
 func TestErrorsAreDistinct(t *testing.T) {
 	t.Parallel()
 	assert.False(t, errors.Is(webhook.ErrNotFound, webhook.ErrInvalid))
 	ve := &webhook.ValidationError{Field: "url", Reason: "empty"}
 	assert.ErrorIs(t, ve, webhook.ErrInvalid)
 	assert.Contains(t, ve.Error(), "url")
-}
-
-// TestShutdownLeavesNoGoroutine runs before the parallel tests resume, so
-// the only goroutines started meanwhile are this dispatcher's and its
-// receiver's.
-func TestShutdownLeavesNoGoroutine(t *testing.T) {
-	before := goleak.IgnoreCurrent()
-	rcv := webhooktest.NewReceiver(t, webhooktest.WithScript(func(n int, _ *webhooktest.Delivery) webhooktest.Answer {
-		if n%2 == 0 {
-			return webhooktest.Answer{Delay: time.Minute} // cut off by Shutdown
-		}
-		return webhooktest.Answer{}
-	}))
-	st := webhook.NewMemoryStore()
-	defer st.Close()
-	d, err := webhook.New(webhook.Config{Store: st, AllowHTTP: true, AllowPrivateNetworks: true, Retry: fastRetry(3)})
-	require.NoError(t, err)
-	require.NoError(t, d.Start(context.Background()))
-	require.NoError(t, d.CreateEndpoint(context.Background(), &webhook.Endpoint{URL: rcv.URL}))
-	for i := 0; i < 20; i++ {
-		_, err := d.Publish(context.Background(), rewardIssued{Points: i}, nil)
-		require.NoError(t, err)
-	}
-	rcv.WaitFor(t, 10, 5*time.Second)
-	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
-	defer cancel()
-	start := time.Now()
-	err = d.Shutdown(ctx)
-	assert.ErrorIs(t, err, context.DeadlineExceeded, "attempts were still in flight")
-	assert.Less(t, time.Since(start), 5*time.Second, "returns soon after its context ends")
-	assert.NoError(t, goleak.Find(append(receiverUp, before)...), "no goroutine survives Shutdown")
-
-	// Cut-off attempts were put back, not counted.
-	ds, _, err := d.ListDeliveries(context.Background(), webhook.DeliveryQuery{State: webhook.StatePending})
-	require.NoError(t, err)
-	assert.NotEmpty(t, ds)
-	for _, dl := range ds {
-		assert.Equal(t, 0, dl.Attempts, "an attempt cut off by Shutdown is not counted")
-	}
 }
 
 // envelopeData returns the "data" member of an envelope.
