@@ -141,6 +141,9 @@ func compareRun(o options, rcv *receiver) []compareRow {
 			continue
 		}
 		mod, ok := hooklineVariants[v]
+		if !ok {
+			mod, ok = pacingVariant(v)
+		}
 		after := schemaVariants[v]
 		if !ok && after == nil {
 			log.Fatalf("unknown -pg-variants entry %q", v)

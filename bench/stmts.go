@@ -3,7 +3,9 @@ package main
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync/atomic"
+	"time"
 
 	webhook "github.com/hookline/webhook"
 	"github.com/hookline/webhook/pgstore"
@@ -48,4 +50,27 @@ func (s *countingStore) String() string {
 	}
 	return fmt.Sprintf("claims %d (%.1f each), records %d (%.1f each)",
 		s.claims.Load(), per(s.claimed.Load(), s.claims.Load()), s.records.Load(), per(s.recorded.Load(), s.records.Load()))
+}
+
+// pacingVariant parses a -pg-variants entry "pace-<claim interval>-<record
+// window>" (Go durations, 0 for none), e.g. pace-2ms-20ms or pace-0-0 (the
+// dispatcher claiming and recording at once, as before pacing).
+func pacingVariant(v string) (func(*pgstore.Options, *webhook.Config), bool) {
+	f := strings.Split(v, "-")
+	if len(f) != 3 || f[0] != "pace" {
+		return nil, false
+	}
+	d := func(s string) (time.Duration, bool) {
+		if s == "0" {
+			return -1, true
+		}
+		t, err := time.ParseDuration(s)
+		return t, err == nil && t > 0
+	}
+	ci, ok1 := d(f[1])
+	rw, ok2 := d(f[2])
+	if !ok1 || !ok2 {
+		return nil, false
+	}
+	return func(o *pgstore.Options, _ *webhook.Config) { o.ClaimInterval, o.RecordWindow = ci, rw }, true
 }
