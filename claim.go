@@ -10,11 +10,26 @@ import (
 // workers. It sleeps when nothing is due, until a publish or the store
 // wakes it, or PollInterval passes. It closes the work channel when it
 // returns, at Shutdown.
+//
+// With a store that asks for it (Pacing.ClaimInterval), claims start at
+// most once per interval: what comes due in between is claimed together.
 func (d *Dispatcher) claimLoop(ctx context.Context, notify <-chan struct{}) {
 	defer close(d.work)
 	poll := time.NewTimer(d.cfg.PollInterval)
 	defer poll.Stop()
+	pace := time.NewTimer(time.Hour)
+	pace.Stop()
+	defer pace.Stop()
+	var last time.Time // when the last claim started
 	for {
+		if wait := d.pacing.ClaimInterval - time.Since(last); wait > 0 {
+			pace.Reset(wait)
+			select {
+			case <-pace.C:
+			case <-d.stop:
+				return
+			}
+		}
 		n := d.adm.acquire(d.stop, d.cfg.ClaimBatch)
 		if n == 0 {
 			return
@@ -26,6 +41,7 @@ func (d *Dispatcher) claimLoop(ctx context.Context, notify <-chan struct{}) {
 		if n -= len(ready); n == 0 {
 			continue
 		}
+		last = time.Now()
 		claimed, err := d.claim(ctx, ClaimParams{
 			Owner: d.owner, Now: d.cfg.Now(), Limit: n, Lease: d.cfg.Lease, SkipEndpoints: d.adm.saturated(),
 		})

@@ -182,6 +182,7 @@ type Dispatcher struct {
 	keepData  bool         // store Message.Data: the envelope is not StandardEnvelope
 
 	wake    chan struct{}
+	pacing  Pacing     // the store's, when it is a Pacer
 	adm     *admission // worker tokens, in-flight counts, held deliveries
 	work    chan *Claimed
 	records chan record
@@ -223,6 +224,9 @@ func New(cfg Config) (*Dispatcher, error) {
 		keepData: keepData,
 	}
 	d.adm = newAdmission(cfg.Workers, d.health, cfg.Now, d.wakeUp)
+	if p, ok := cfg.Store.(Pacer); ok {
+		d.pacing = p.Pacing()
+	}
 	d.owner = d.ids.newID("dsp_")
 	if cfg.HTTPClient == nil {
 		d.client, d.ownClient = newDefaultClient(&d.cfg), true
@@ -255,7 +259,10 @@ func (d *Dispatcher) Start(ctx context.Context) error {
 	d.attemptCtx, d.cancelAttempt = context.WithCancel(base)
 	d.recordCtx, d.cancelRecord = context.WithCancel(base)
 	d.work = make(chan *Claimed, d.cfg.Workers)
-	d.records = make(chan record, 2*d.cfg.Workers)
+	// Room for a full batch beside the workers' outcomes: while the
+	// recorder writes one batch (a statement of tens of milliseconds for a
+	// database store under load), workers queue the next without waiting.
+	d.records = make(chan record, 2*d.cfg.Workers+recordBatchMax)
 
 	var notify <-chan struct{}
 	claimCtx, cancelClaim := context.WithCancel(base)

@@ -256,6 +256,32 @@ func (s *Stats) SuccessRate() float64 {
 	return float64(s.SucceededAttempts) / float64(s.Attempts)
 }
 
+// Pacer is an optional Store capability for stores whose every call costs
+// a round trip, a statement and a commit (a database): the dispatcher then
+// claims and records fewer, larger batches. Without it (MemoryStore) the
+// dispatcher claims as soon as a worker is free and records at once.
+type Pacer interface {
+	// Pacing returns how the dispatcher should batch its calls to the
+	// store; New reads it once.
+	Pacing() Pacing
+}
+
+// Pacing is what a Pacer asks of the dispatcher. Zero fields ask for
+// nothing.
+type Pacing struct {
+	// ClaimInterval is the shortest time between the starts of two Claim
+	// calls: work that comes due in between (a publish, a retry) is claimed
+	// together at the interval's end. It bounds the claims per second, and
+	// adds at most the interval to a delivery's wait.
+	ClaimInterval time.Duration
+	// RecordWindow is how long the dispatcher may hold an attempt's outcome
+	// to write it in one Record call with the outcomes that follow it
+	// (counted from the first of a batch). The delivery keeps its lease
+	// meanwhile. Outcomes that make a delivery due at once, or end an
+	// ordered delivery, are written without waiting.
+	RecordWindow time.Duration
+}
+
 // Notifier is an optional Store capability: a channel that receives when
 // deliveries may have become due without this process's Publish (another
 // instance published, a retry's time came). The dispatcher polls

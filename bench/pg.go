@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"log"
+	"os"
 	"runtime"
 	"strings"
 
@@ -44,6 +45,7 @@ func postgresRound(o options, rcv *receiver, eps, instances int) float64 {
 	schema := "hookline_bench_" + hex.EncodeToString(b)
 	var ds []*webhook.Dispatcher
 	var pools []*pgxpool.Pool
+	var sts []*countingStore
 	for i := range instances {
 		cfg, err := pgxpool.ParseConfig(o.databaseURL)
 		if err != nil {
@@ -57,7 +59,8 @@ func postgresRound(o options, rcv *receiver, eps, instances int) float64 {
 			log.Fatal(err)
 		}
 		pools = append(pools, pool)
-		st := pgstore.New(pool, &pgstore.Options{Schema: schema})
+		st := &countingStore{Store: pgstore.New(pool, &pgstore.Options{Schema: schema})}
+		sts = append(sts, st)
 		if i == 0 {
 			if err := st.Migrate(ctx); err != nil {
 				log.Fatal(err)
@@ -70,6 +73,9 @@ func postgresRound(o options, rcv *receiver, eps, instances int) float64 {
 		ds = append(ds, d)
 	}
 	perSec := runRound(rcv, o.pgDeliveries, eps, ds)
+	for i, st := range sts {
+		fmt.Fprintf(os.Stderr, "Postgres store, %d dispatcher(s), dispatcher %d: %.0f deliveries/s, %s\n", instances, i+1, perSec, st)
+	}
 	if _, err := pools[0].Exec(ctx, "DROP SCHEMA "+pgx.Identifier{schema}.Sanitize()+" CASCADE"); err != nil {
 		log.Fatal(err)
 	}

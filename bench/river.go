@@ -141,6 +141,9 @@ func compareRun(o options, rcv *receiver) []compareRow {
 			continue
 		}
 		mod, ok := hooklineVariants[v]
+		if !ok {
+			mod, ok = pacingVariant(v)
+		}
 		after := schemaVariants[v]
 		if !ok && after == nil {
 			log.Fatalf("unknown -pg-variants entry %q", v)
@@ -205,7 +208,7 @@ func newBenchPool(o options, appName string) *pgxpool.Pool {
 	if !strings.Contains(o.databaseURL, "pool_max_conns") {
 		cfg.MaxConns = 16
 	}
-	cfg.ConnConfig.RuntimeParams["application_name"] = appName
+	cfg.ConnConfig.RuntimeParams["application_name"] = procApp(appName)
 	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
 	if err != nil {
 		log.Fatal(err)
@@ -213,10 +216,15 @@ func newBenchPool(o options, appName string) *pgxpool.Pool {
 	return pool
 }
 
+// procApp is appName with this process's ID, so that two bench programs
+// on one database do not count each other's backends.
+func procApp(appName string) string { return appName + "_" + strconv.Itoa(os.Getpid()) }
+
 // pgCPU reads the CPU time of the backends whose application_name is
-// appName, by pid, from /proc (the database runs on this machine).
+// appName (with this process's ID), by pid, from /proc (the database
+// runs on this machine).
 func pgCPU(pool *pgxpool.Pool, appName string) map[int]time.Duration {
-	rows, err := pool.Query(context.Background(), "SELECT pid FROM pg_stat_activity WHERE application_name = $1", appName)
+	rows, err := pool.Query(context.Background(), "SELECT pid FROM pg_stat_activity WHERE application_name = $1", procApp(appName))
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -283,7 +291,7 @@ func hooklineCompareRound(mod func(*pgstore.Options, *webhook.Config), after fun
 		if mod != nil {
 			mod(&sopts, &cfg)
 		}
-		st := pgstore.New(pool, &sopts)
+		st := &countingStore{Store: pgstore.New(pool, &sopts)}
 		defer st.Close()
 		if err := st.Migrate(ctx); err != nil {
 			log.Fatal(err)
@@ -331,7 +339,8 @@ func hooklineCompareRound(mod func(*pgstore.Options, *webhook.Config), after fun
 				log.Fatal(err)
 			}
 		}
-		return timedPhases(o, rcv, pool, app, schema, r, publish,
+		defer func() { fmt.Fprintf(os.Stderr, "%s hookline statements in the timed phase: %s\n", r.Key, st) }()
+		return timedPhases(o, rcv, pool, app, schema, r, publish, st.reset,
 			func() {
 				if err := d.Start(ctx); err != nil {
 					log.Fatal(err)
@@ -347,12 +356,13 @@ func hooklineCompareRound(mod func(*pgstore.Options, *webhook.Config), after fun
 
 // timedPhases runs a round's two phases: publish-only (a quarter of the
 // events, no worker running: start runs after it, and that backlog is
-// delivered before the next phase), then publish and delivery of
+// delivered before the next phase), then (begin, when not nil, marks its
+// start) publish and delivery of
 // r.Events events with the workers running, timed from the first publish
 // to the last receipt. It returns deliveries/s, publish-only
 // deliveries/s, and CPU per delivery (Go, Postgres) of the second phase.
 func timedPhases(o options, rcv *receiver, pool *pgxpool.Pool, app, schema string, r compareRow,
-	publish func(first, n int), start, stop func()) (float64, float64, float64, float64) {
+	publish func(first, n int), begin, start, stop func()) (float64, float64, float64, float64) {
 	pre := max(r.Batch, r.Events/4/r.Batch*r.Batch)
 	base := 1 << 30 // event numbers of the publish-only phase, apart from the timed ones
 	before := rcv.count.Load()
@@ -369,6 +379,9 @@ func timedPhases(o options, rcv *receiver, pool *pgxpool.Pool, app, schema strin
 	vacuumSchema(pool, schema)
 	before = rcv.count.Load()
 	deliveries := r.Events * r.Fanout
+	if begin != nil {
+		begin()
+	}
 	cpu := startCPU(pool, app)
 	t1 := time.Now()
 	publishAll(r.Events, r.Batch, publish)
@@ -540,7 +553,7 @@ func riverRound(o options, rcv *receiver, r compareRow) (float64, float64, float
 			log.Fatal(err)
 		}
 	}
-	return timedPhases(o, rcv, pool, app, schema, r, publish,
+	return timedPhases(o, rcv, pool, app, schema, r, publish, nil,
 		func() {
 			if err := client.Start(ctx); err != nil {
 				log.Fatal(err)

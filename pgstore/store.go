@@ -15,8 +15,11 @@
 // endpoints of a tenant and type are cached in process and invalidated
 // across instances by NOTIFY (Options.DisableMatchCache), and claims and
 // records commit without waiting for fsync, a loss that at-least-once
-// delivery absorbs (Options.DurableLeases). Publishes always wait for
-// fsync: an accepted publish survives a crash of Postgres or of the app.
+// delivery absorbs (Options.DurableLeases). The store asks the dispatcher
+// (webhook.Pacer) for fewer, larger claims and records: at most one claim
+// per Options.ClaimInterval, and outcomes held up to Options.RecordWindow
+// to share a statement. Publishes always wait for fsync: an accepted
+// publish survives a crash of Postgres or of the app.
 //
 // Ordered endpoints (webhook.Endpoint.Ordered) hold their queues in the
 // same tables: a queue's waiting deliveries are not in the index claims
@@ -125,7 +128,34 @@ type Options struct {
 	// Turn it off if endpoints are changed in the database by other means
 	// than a Store.
 	DisableMatchCache bool
+	// ClaimInterval is the shortest time between the starts of two claims
+	// of one dispatcher (webhook.Pacing.ClaimInterval): what comes due in
+	// between is claimed in one statement. It adds at most the interval to
+	// a delivery's wait, and bounds one dispatcher to
+	// webhook.Config.ClaimBatch deliveries per interval (64 per 2 ms,
+	// 32,000/s, by default): raise ClaimBatch, or lower the interval, past
+	// that. Defaults to ClaimIntervalDefault (2 ms); negative: claim as
+	// soon as a worker is free.
+	ClaimInterval time.Duration
+	// RecordWindow is how long a dispatcher may hold attempts' outcomes to
+	// write them in one statement (webhook.Pacing.RecordWindow). The
+	// deliveries keep their leases meanwhile; outcomes that make a
+	// delivery due within the window, or end an ordered delivery, are
+	// written at once, and Shutdown writes what is held. An instance that
+	// dies loses the outcomes it held, like its attempts in flight: those
+	// deliveries are attempted again when their leases expire. Defaults to
+	// RecordWindowDefault (50 ms); negative: write at once.
+	RecordWindow time.Duration
 }
+
+// The defaults of Options' pacing fields, measured with the bench program
+// (docs/BENCHMARKS.md, "Claim and record pacing").
+const (
+	// ClaimIntervalDefault is the default of Options.ClaimInterval.
+	ClaimIntervalDefault = 2 * time.Millisecond
+	// RecordWindowDefault is the default of Options.RecordWindow.
+	RecordWindowDefault = 50 * time.Millisecond
+)
 
 // Store is a webhook.Store on PostgreSQL. It also implements
 // webhook.Notifier (LISTEN/NOTIFY), webhook.TxInserter[pgx.Tx],
@@ -149,6 +179,7 @@ type Store struct {
 	recordDurable string
 
 	insertTimeout time.Duration // see Options.InsertTimeout
+	pacing        webhook.Pacing
 
 	// Group commit of InsertMessage (group.go): lanes[0] for unordered
 	// publishes, lanes[1] for publishes with ordered deliveries.
@@ -181,6 +212,7 @@ var (
 	_ webhook.TxInserter[pgx.Tx] = (*Store)(nil)
 
 	_ webhook.EndpointMatcher = (*Store)(nil)
+	_ webhook.Pacer           = (*Store)(nil)
 	_ webhook.BacklogCounter  = (*Store)(nil)
 )
 
@@ -220,6 +252,8 @@ func New(pool *pgxpool.Pool, opts *Options) *Store {
 		subs:        map[chan struct{}]struct{}{},
 	}
 	s.insertTimeout = o.InsertTimeout
+	s.pacing = webhook.Pacing{ClaimInterval: pace(o.ClaimInterval, ClaimIntervalDefault),
+		RecordWindow: pace(o.RecordWindow, RecordWindowDefault)}
 	s.maxGroup = o.MaxGroup
 	s.noMatchCache = o.DisableMatchCache
 	if s.maxGroup <= 0 {
@@ -237,6 +271,22 @@ func New(pool *pgxpool.Pool, opts *Options) *Store {
 	s.rq = buildReplayQueries(sch)
 	return s
 }
+
+// pace is an Options pacing field with its default: 0 takes def, a
+// negative value none.
+func pace(v, def time.Duration) time.Duration {
+	switch {
+	case v == 0:
+		return def
+	case v < 0:
+		return 0
+	}
+	return v
+}
+
+// Pacing implements webhook.Pacer: Options.ClaimInterval and
+// Options.RecordWindow.
+func (s *Store) Pacing() webhook.Pacing { return s.pacing }
 
 // Schema returns the schema the store's tables live in.
 func (s *Store) Schema() string { return s.schema }
