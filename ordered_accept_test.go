@@ -126,7 +126,7 @@ func publishKeys(t *testing.T, d *webhook.Dispatcher, n, keys int, seed uint64) 
 	return sent
 }
 
-// TestOrderedAcceptance is issue 17's acceptance on the memory store: three
+// TestOrderedAcceptance is the ordered-delivery acceptance run on the memory store: three
 // dispatchers sharing one store, 2,000 events over 50 keys to one ordered
 // endpoint whose receiver fails 20% of requests. For every key the first
 // successful receipts come in publish order, and none is missing.

@@ -1,6 +1,6 @@
 package main
 
-// Ordered delivery on Postgres (issue 17): the ordered rows of ordered.go
+// Ordered delivery on Postgres: the ordered rows of ordered.go
 // (unordered, ordered with 1 key and with 100 keys, unordered beside an
 // ordered endpoint holding many waiting deliveries) on pgstore, each round
 // in a fresh schema, with the default Config and pool of the other

@@ -80,7 +80,7 @@ var hooklineVariants = map[string]func(*pgstore.Options, *webhook.Config){
 	"nogroup": func(o *pgstore.Options, _ *webhook.Config) { o.MaxGroup = 1 },
 	"durable": func(o *pgstore.Options, _ *webhook.Config) { o.DurableLeases = true },
 	"nocache": func(o *pgstore.Options, _ *webhook.Config) { o.DisableMatchCache = true },
-	// before: the store as it was before issue 16's changes, as far as
+	// before: the store without group commit, async lease commits and the match cache, as far as
 	// options go (no group commit, durable leases, no match cache).
 	"before": func(o *pgstore.Options, _ *webhook.Config) {
 		o.MaxGroup, o.DurableLeases, o.DisableMatchCache = 1, true, true

@@ -23,7 +23,7 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// Issue 17's acceptance on Postgres: three dispatchers on one schema,
+// The ordered-delivery acceptance run on Postgres: three dispatchers on one schema,
 // 2,000 events over 50 keys to one ordered endpoint whose receiver fails
 // 20% of requests at random (seeded), with and without one of them killed
 // (SIGKILL) mid-run.
