@@ -7,13 +7,7 @@ package main
 // Postgres rows.
 
 import (
-	"context"
 	"flag"
-	"log"
-
-	webhook "github.com/hookline/webhook"
-	"github.com/hookline/webhook/pgstore"
-	"github.com/jackc/pgx/v5"
 )
 
 var (
@@ -30,20 +24,5 @@ func postgresOrderedRows(o options, rcv *receiver) []orderedRow {
 	n, w := *orderedDeliveries, *orderedWaiting
 	defer func() { *orderedDeliveries, *orderedWaiting = n, w }()
 	*orderedDeliveries, *orderedWaiting = *pgOrderedDeliveries, *pgOrderedWaiting
-	return orderedRows(o, rcv, "Postgres store", func() (webhook.Store, func()) {
-		ctx := context.Background()
-		schema := freshSchema("hookline_ord_")
-		pool := newBenchPool(o, "bench_hookline")
-		st := pgstore.New(pool, &pgstore.Options{Schema: schema})
-		if err := st.Migrate(ctx); err != nil {
-			log.Fatal(err)
-		}
-		return st, func() {
-			st.Close()
-			if _, err := pool.Exec(ctx, "DROP SCHEMA "+pgx.Identifier{schema}.Sanitize()+" CASCADE"); err != nil {
-				log.Fatal(err)
-			}
-			pool.Close()
-		}
-	})
+	return orderedRows(o, rcv, "Postgres store", freshPgStore(o, "hookline_ord_"))
 }

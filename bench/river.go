@@ -103,22 +103,7 @@ var schemaVariants = map[string]func(ctx context.Context, pool *pgxpool.Pool, sc
 func init() {
 	pgCompare = compareRun
 	pgLatency = func(o options, rcv *receiver) latency {
-		return latencyOn(o, rcv, func() (webhook.Store, func()) {
-			ctx := context.Background()
-			schema := freshSchema("hookline_lat_")
-			pool := newBenchPool(o, "bench_hookline")
-			st := pgstore.New(pool, &pgstore.Options{Schema: schema})
-			if err := st.Migrate(ctx); err != nil {
-				log.Fatal(err)
-			}
-			return st, func() {
-				st.Close()
-				if _, err := pool.Exec(ctx, "DROP SCHEMA "+pgx.Identifier{schema}.Sanitize()+" CASCADE"); err != nil {
-					log.Fatal(err)
-				}
-				pool.Close()
-			}
-		})
+		return latencyOn(o, rcv, freshPgStore(o, "hookline_lat_"))
 	}
 }
 
@@ -584,6 +569,27 @@ func printCompare(w io.Writer, rows []compareRow) {
 				ratio = fmt.Sprintf("%.2f", rate/river)
 			}
 			fmt.Fprintf(w, "%-74s %-18s %12.0f %12.0f %8.0f %8.0f %9s\n", r.Name, s.Side, rate, pub, gocpu, pgcpu, ratio)
+		}
+	}
+}
+
+// freshPgStore returns a factory of pgstore stores, each migrated into a
+// schema of its own (named from prefix) that its cleanup drops.
+func freshPgStore(o options, prefix string) func() (webhook.Store, func()) {
+	return func() (webhook.Store, func()) {
+		ctx := context.Background()
+		schema := freshSchema(prefix)
+		pool := newBenchPool(o, "bench_hookline")
+		st := pgstore.New(pool, &pgstore.Options{Schema: schema})
+		if err := st.Migrate(ctx); err != nil {
+			log.Fatal(err)
+		}
+		return st, func() {
+			st.Close()
+			if _, err := pool.Exec(ctx, "DROP SCHEMA "+pgx.Identifier{schema}.Sanitize()+" CASCADE"); err != nil {
+				log.Fatal(err)
+			}
+			pool.Close()
 		}
 	}
 }
