@@ -181,3 +181,64 @@ func TestOrderedShutdownMidQueue(t *testing.T) {
 	require.Eventually(t, func() bool { return recv.received() == 400 }, 30*time.Second, 5*time.Millisecond)
 	recv.check(t, sent)
 }
+
+// TestOrderedDisabledRetriedRedelivered: an ordered endpoint disabled with
+// its queues full fails them message by message and sends nothing; enabled
+// again, RetryFailed sends every key in publish order; a Redeliver of an
+// old message while its key has more to send goes out one at a time with
+// them, never beside another request of its key.
+func TestOrderedDisabledRetriedRedelivered(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st := webhook.NewMemoryStore()
+	t.Cleanup(func() { st.Close() })
+	recv := newOrderedReceiver(t, 0, 19)
+	setup, err := webhook.New(webhook.Config{Store: st, AllowHTTP: true, AllowPrivateNetworks: true})
+	require.NoError(t, err)
+	ep := createEndpoint(t, setup, &webhook.Endpoint{URL: recv.URL, Ordered: true})
+	sent := publishKeys(t, setup, 60, 3, 19)
+	require.NoError(t, setup.DisableEndpoint(ctx, ep.ID, "maintenance"))
+
+	d := startOn(t, st, 8)
+	require.Eventually(t, func() bool {
+		failed, _, err := d.ListDeliveries(ctx, webhook.DeliveryQuery{EndpointID: ep.ID, State: webhook.StateFailed})
+		return err == nil && len(failed) == 60
+	}, 30*time.Second, 5*time.Millisecond, "a disabled endpoint's queues fail")
+	recv.mu.Lock()
+	assert.Zero(t, recv.requests, "nothing is sent to a disabled endpoint")
+	recv.mu.Unlock()
+
+	require.NoError(t, d.EnableEndpoint(ctx, ep.ID))
+	n, err := d.RetryFailed(ctx, ep.ID, time.Time{})
+	require.NoError(t, err)
+	require.Equal(t, 60, n)
+	require.Eventually(t, func() bool { return recv.received() == 60 }, 30*time.Second, 5*time.Millisecond)
+	recv.check(t, sent)
+
+	// The oldest message of one key again, while that key has 20 more.
+	const key = "cust_00"
+	ds, _, err := d.ListDeliveries(ctx, webhook.DeliveryQuery{EndpointID: ep.ID, Limit: 1000})
+	require.NoError(t, err)
+	var oldest *webhook.Delivery
+	for _, dl := range ds {
+		if dl.OrderingKey == key && (oldest == nil || dl.ID < oldest.ID) {
+			oldest = dl
+		}
+	}
+	require.NotNil(t, oldest)
+	recv.mu.Lock()
+	before := recv.requests
+	recv.mu.Unlock()
+	for range 20 {
+		_, err := d.Publish(ctx, customerUpdated{Key: key, N: sent[key]}, &webhook.PublishOpts{OrderingKey: key})
+		require.NoError(t, err)
+		sent[key]++
+	}
+	require.NoError(t, d.Redeliver(ctx, oldest.ID))
+	require.Eventually(t, func() bool {
+		recv.mu.Lock()
+		defer recv.mu.Unlock()
+		return recv.requests == before+21
+	}, 30*time.Second, 5*time.Millisecond, "the 20 new events and the redelivered one arrive")
+	recv.check(t, sent)
+}
