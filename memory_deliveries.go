@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"time"
+	"unsafe"
 )
 
 // Claim implements Store.
@@ -18,7 +19,7 @@ func (s *MemoryStore) Claim(ctx context.Context, p ClaimParams) ([]*Claimed, err
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var out []*Claimed
-	cb := claimBatch{left: p.Limit}
+	var cb claimBatch
 	for len(out) < p.Limit && len(s.queues) > 0 {
 		q := s.queues[0].v
 		if q.h[0].key > now {
@@ -31,6 +32,9 @@ func (s *MemoryStore) Claim(ctx context.Context, p ClaimParams) ([]*Claimed, err
 		}
 		if out == nil {
 			out = make([]*Claimed, 0, min(p.Limit, len(s.deliveries)))
+			// Room for a batch's few endpoints and messages (pairs).
+			cb.eps = make([]*Endpoint, 0, 2*min(p.Limit, 16))
+			cb.msgs = make([]*Message, 0, 2*min(p.Limit, 8))
 		}
 		out = append(out, s.leaseLocked(q.h[0].v, now, p.Lease, &cb))
 	}
@@ -47,8 +51,7 @@ func (s *MemoryStore) Claim(ctx context.Context, p ClaimParams) ([]*Claimed, err
 // leaseLocked leases d and returns it claimed, with copies of its message
 // and endpoint, as the Store contract asks of every returned object (the
 // payload is shared, which the contract allows). cb, when not nil, lets
-// the deliveries of one Claim share their allocations and one copy of each
-// endpoint and message.
+// the deliveries of one Claim share one copy of each endpoint and message.
 func (s *MemoryStore) leaseLocked(d *memDelivery, now int64, lease time.Duration, cb *claimBatch) *Claimed {
 	if d.lease != 0 {
 		delete(s.leased, d.lease) // an expired lease, superseded
@@ -59,48 +62,40 @@ func (s *MemoryStore) leaseLocked(d *memDelivery, now int64, lease time.Duration
 	d.leaseExp = now + int64(lease)
 	s.fixLocked(d)
 	if cb == nil {
-		cb = &claimBatch{left: 1}
+		cb = &claimBatch{}
 	}
-	c := cb.next()
-	c.delivery = s.deliveryOf(d)
-	c.Claimed = Claimed{
-		Delivery:       &c.delivery,
-		Message:        shareCopy(&cb.msgs, d.msg.msg, copyMessage),
-		Endpoint:       shareCopy(&cb.eps, s.endpoints[d.endpointID], copyEndpoint),
-		Lease:          strconv.FormatUint(d.lease, 36),
-		LeaseExpiresAt: fromNanos(d.leaseExp),
-	}
+	c := new(claimedDelivery)
+	s.fillDelivery(&c.delivery, d)
+	c.Delivery = &c.delivery
+	c.Message = shareCopy(&cb.msgs, d.msg.msg, copyMessage)
+	c.Endpoint = shareCopy(&cb.eps, s.endpoints[d.endpointID], copyEndpoint)
+	// The token's bytes fit in what the allocation's size class leaves
+	// over: no allocation of its own. They are never written again.
+	tok := strconv.AppendUint(c.lease[:0], d.lease, 36)
+	c.Lease = unsafe.String(unsafe.SliceData(tok), len(tok))
+	c.LeaseExpiresAt = fromNanos(d.leaseExp)
 	return &c.Claimed
 }
 
-// claimedDelivery is a Claimed with its Delivery, in one piece of memory.
+// claimedDelivery is a Claimed with its Delivery and its lease token, in
+// one allocation of 341 bytes (size class 352). Each is allocated alone:
+// deliveries in slabs of several (objects over 512 bytes, with a malloc
+// header) cost far more to allocate and for the GC to mark than separate
+// small objects, which it scans span by span; with 1M pending, slabs made
+// a claim 1.3x slower.
 type claimedDelivery struct {
 	Claimed
 	delivery Delivery
+	lease    [13]byte // Claimed.Lease: a uint64 in base 36
 }
 
-// claimBatch makes the Claimed of one Claim call. Their memory comes in
-// slabs of several (one allocation for many deliveries, never more than
-// twice what the call claims), and the copies of endpoints and messages
-// are made once per call: a batch usually holds few endpoints, and a
-// message's deliveries come due together. Batches are at most a few
-// hundred long, so a scan of pointers costs less than a map.
+// claimBatch makes the copies of endpoints and messages of one Claim call,
+// once per call: a batch usually holds few endpoints, and a message's
+// deliveries come due together. Batches are at most a few hundred long,
+// so a scan of pointers costs less than a map.
 type claimBatch struct {
-	slab []claimedDelivery
-	left int         // how many more the call may claim: bounds the next slab
 	eps  []*Endpoint // the store's, then the copy: pairs
 	msgs []*Message
-}
-
-// next returns the memory for the batch's next claimed delivery.
-func (cb *claimBatch) next() *claimedDelivery {
-	if len(cb.slab) == cap(cb.slab) {
-		n := min(max(2*cap(cb.slab), 4), 64, max(cb.left, 1))
-		cb.slab = make([]claimedDelivery, 0, n)
-	}
-	cb.left--
-	cb.slab = cb.slab[:len(cb.slab)+1]
-	return &cb.slab[len(cb.slab)-1]
 }
 
 // shareCopy returns the copy of orig in pairs (original, copy, ...),
@@ -193,22 +188,23 @@ func (s *MemoryStore) Record(ctx context.Context, recs []Record) ([]bool, error)
 }
 
 func (s *MemoryStore) deliveryLocked(d *memDelivery) *Delivery {
-	out := s.deliveryOf(d)
-	return &out
+	out := new(Delivery)
+	s.fillDelivery(out, d)
+	return out
 }
 
-func (s *MemoryStore) deliveryOf(d *memDelivery) Delivery {
+// fillDelivery sets *out, zero, to d. It writes in place, field by field:
+// a Delivery built elsewhere and copied in costs a second pass over its
+// 264 bytes, with a write barrier check per pointer while the GC marks.
+func (s *MemoryStore) fillDelivery(out *Delivery, d *memDelivery) {
 	m := d.msg.msg
-	out := Delivery{
-		ID: d.id, MessageID: m.ID, EndpointID: d.endpointID, Tenant: m.Tenant, EventType: m.Type,
-		State: d.st.public(), Attempts: int(d.attempts), NextAttemptAt: fromNanos(d.next),
-		LastAttemptAt: fromNanos(d.lastAt()), LastStatusCode: int(d.lastStatus), LastError: d.lastErr,
-		CreatedAt: fromNanos(d.created), UpdatedAt: fromNanos(d.updated),
-	}
+	out.ID, out.MessageID, out.EndpointID, out.Tenant, out.EventType = d.id, m.ID, d.endpointID, m.Tenant, m.Type
+	out.State, out.Attempts, out.NextAttemptAt = d.st.public(), int(d.attempts), fromNanos(d.next)
+	out.LastAttemptAt, out.LastStatusCode, out.LastError = fromNanos(d.lastAt()), int(d.lastStatus), d.lastErr
+	out.CreatedAt, out.UpdatedAt = fromNanos(d.created), fromNanos(d.updated)
 	if o := s.ordLocked(d); o != nil {
 		out.Ordered, out.OrderingKey, out.WaitingFor = true, o.key, s.waitingForLocked(d)
 	}
-	return out
 }
 
 // GetDelivery implements Store.
