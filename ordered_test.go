@@ -9,16 +9,13 @@ import (
 	"time"
 
 	webhook "github.com/hookline/webhook"
+	"github.com/hookline/webhook/internal/orderedtest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
-type customerUpdated struct {
-	Key string `json:"key"`
-	N   int    `json:"n"`
-}
-
-func (customerUpdated) EventType() string { return "customer.updated" }
+// customerUpdated is the acceptance tests' event (orderedtest.Event).
+type customerUpdated = orderedtest.Event
 
 // newIdle is a dispatcher that is never started: its store shows what a
 // publish stored.

@@ -3,11 +3,8 @@ package pgstore_test
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"fmt"
 	"math/rand/v2"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"strings"
@@ -17,6 +14,7 @@ import (
 
 	"github.com/cenkalti/backoff/v4"
 	webhook "github.com/hookline/webhook"
+	"github.com/hookline/webhook/internal/orderedtest"
 	"github.com/hookline/webhook/pgstore"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/assert"
@@ -36,88 +34,8 @@ const envOrderedChild = "HOOKLINE_PGSTORE_ORDERED_CHILD"
 // leases lapse within the test.
 const orderedChildTimeout, orderedChildLease = time.Second, 1500 * time.Millisecond
 
-type keyed struct {
-	Key string `json:"key"`
-	N   int    `json:"n"`
-}
-
-func (keyed) EventType() string { return "customer.updated" }
-
-// orderedReceiver fails a share of requests at random (seeded), keeps per
-// key the order of first successful receipts, and notes any moment two
-// requests of one key are in flight at once.
-type orderedReceiver struct {
-	*httptest.Server
-	mu         sync.Mutex
-	rng        *rand.Rand
-	failRate   float64
-	first      map[string][]int
-	seen       map[string]bool
-	inflight   map[string]int
-	requests   int
-	violations []string
-}
-
-func newOrderedReceiver(t *testing.T, failRate float64, seed uint64) *orderedReceiver {
-	r := &orderedReceiver{rng: rand.New(rand.NewPCG(seed, 1)), failRate: failRate,
-		first: map[string][]int{}, seen: map[string]bool{}, inflight: map[string]int{}}
-	r.Server = httptest.NewServer(http.HandlerFunc(r.serve))
-	t.Cleanup(r.Close)
-	return r
-}
-
-func (r *orderedReceiver) serve(w http.ResponseWriter, req *http.Request) {
-	var body struct {
-		Data keyed `json:"data"`
-	}
-	if err := json.NewDecoder(req.Body).Decode(&body); err != nil {
-		http.Error(w, err.Error(), http.StatusBadRequest)
-		return
-	}
-	id, key := req.Header.Get("webhook-id"), body.Data.Key
-	r.mu.Lock()
-	r.requests++
-	r.inflight[key]++
-	if r.inflight[key] > 1 {
-		r.violations = append(r.violations, fmt.Sprintf("two requests of key %s in flight at once (%s)", key, id))
-	}
-	fail := r.rng.Float64() < r.failRate
-	r.mu.Unlock()
-	time.Sleep(200 * time.Microsecond) // some work, so requests overlap
-	r.mu.Lock()
-	r.inflight[key]--
-	if !fail && !r.seen[id] {
-		r.seen[id] = true
-		r.first[key] = append(r.first[key], body.Data.N)
-	}
-	r.mu.Unlock()
-	if fail {
-		w.WriteHeader(http.StatusInternalServerError)
-	}
-}
-
-func (r *orderedReceiver) received() int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return len(r.seen)
-}
-
-// check asserts that every key's first successful receipts are its events
-// in publish order, all of them.
-func (r *orderedReceiver) check(t *testing.T, sent map[string]int) {
-	t.Helper()
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	assert.Empty(t, r.violations)
-	for key, n := range sent {
-		want := make([]int, n)
-		for i := range want {
-			want[i] = i
-		}
-		assert.Equal(t, want, r.first[key], "key %s: first successful receipts in publish order, none lost", key)
-	}
-	t.Logf("%d requests for %d events", r.requests, len(r.seen))
-}
+// keyed is the acceptance tests' event, shared with the memory store's.
+type keyed = orderedtest.Event
 
 // orderedConfig is the dispatchers' Config: millisecond retries (100
 // attempts: 20% failures never fail one for good), no breaker.
@@ -176,7 +94,7 @@ func TestOrderedThreeDispatchers(t *testing.T) {
 	t.Parallel()
 	pool := testPool(t)
 	first := newSchemaStore(t, pool, nil)
-	recv := newOrderedReceiver(t, 0.2, 17)
+	recv := orderedtest.NewReceiver(t, 0.2, 17)
 	var ds []*webhook.Dispatcher
 	for i := range 3 {
 		st := first
@@ -191,9 +109,9 @@ func TestOrderedThreeDispatchers(t *testing.T) {
 	start := time.Now()
 	sent := publishOrdered(t, ds, 2000, 50, 17)
 	t.Logf("published in %s", time.Since(start))
-	require.Eventually(t, func() bool { return recv.received() == 2000 }, 90*time.Second, 10*time.Millisecond, "every event arrives")
+	require.Eventually(t, func() bool { return recv.Received() == 2000 }, 90*time.Second, 10*time.Millisecond, "every event arrives")
 	t.Logf("delivered in %s", time.Since(start))
-	recv.check(t, sent)
+	recv.Check(t, sent)
 	failed, _, err := ds[2].ListDeliveries(context.Background(), webhook.DeliveryQuery{EndpointID: ep.ID, State: webhook.StateFailed})
 	require.NoError(t, err)
 	assert.Empty(t, failed)
@@ -233,7 +151,7 @@ func TestOrderedCrashedInstance(t *testing.T) {
 	pool := testPool(t)
 	store := newSchemaStore(t, pool, nil)
 	ctx := context.Background()
-	recv := newOrderedReceiver(t, 0.2, 23)
+	recv := orderedtest.NewReceiver(t, 0.2, 23)
 	other := pgstore.New(pool, &pgstore.Options{Schema: store.Schema()})
 	t.Cleanup(func() { other.Close() })
 	ds := []*webhook.Dispatcher{startOrdered(t, store), startOrdered(t, other)}
@@ -261,7 +179,7 @@ func TestOrderedCrashedInstance(t *testing.T) {
 	sch := quote(store.Schema())
 	var leased int
 	require.Eventually(t, func() bool {
-		if recv.received() < 300 {
+		if recv.Received() < 300 {
 			return false
 		}
 		// The child's leases are the short ones (this process's
@@ -271,14 +189,14 @@ func TestOrderedCrashedInstance(t *testing.T) {
 		return leased > 0
 	}, 60*time.Second, time.Millisecond, "the child holds leases mid-run")
 	require.NoError(t, cmd.Process.Kill())
-	killedAt, mid := time.Now(), recv.received()
+	killedAt, mid := time.Now(), recv.Received()
 	_ = cmd.Wait()
 	t.Logf("killed the child holding %d leases, %d of 2000 received", leased, mid)
 	require.Less(t, mid, 2000, "killed mid-run")
 	<-published
-	require.Eventually(t, func() bool { return recv.received() == 2000 }, 90*time.Second, 10*time.Millisecond, "every event arrives")
+	require.Eventually(t, func() bool { return recv.Received() == 2000 }, 90*time.Second, 10*time.Millisecond, "every event arrives")
 	t.Logf("all received %s after the kill", time.Since(killedAt).Round(time.Millisecond))
-	recv.check(t, sent)
+	recv.Check(t, sent)
 	failed, _, err := ds[0].ListDeliveries(ctx, webhook.DeliveryQuery{EndpointID: ep.ID, State: webhook.StateFailed})
 	require.NoError(t, err)
 	assert.Empty(t, failed)
