@@ -67,17 +67,25 @@ func crashLeases() (time.Duration, time.Duration) {
 // crashChild runs a dispatcher on schema until it is killed (or, as a
 // safety net, for two minutes).
 func crashChild(schema string) int {
+	timeout, lease := crashLeases()
+	return runChild(schema, func(st webhook.Store) webhook.Config {
+		return webhook.Config{Store: st, AllowHTTP: true, AllowPrivateNetworks: true,
+			Workers: 16, AttemptTimeout: timeout, Lease: lease}
+	})
+}
+
+// runChild is a child process of a crash test: a dispatcher with the
+// Config config makes for a store on schema, started, "ready" on stdout,
+// then nothing until the test kills it (or, as a safety net, two minutes
+// pass).
+func runChild(schema string, config func(webhook.Store) webhook.Config) int {
 	ctx := context.Background()
 	pool, err := pgxpool.New(ctx, os.Getenv(envURL))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "child:", err)
 		return 2
 	}
-	timeout, lease := crashLeases()
-	d, err := webhook.New(webhook.Config{
-		Store: pgstore.New(pool, &pgstore.Options{Schema: schema}), AllowHTTP: true, AllowPrivateNetworks: true,
-		Workers: 16, AttemptTimeout: timeout, Lease: lease,
-	})
+	d, err := webhook.New(config(pgstore.New(pool, &pgstore.Options{Schema: schema})))
 	if err == nil {
 		err = d.Start(ctx)
 	}
@@ -88,6 +96,23 @@ func crashChild(schema string) int {
 	fmt.Println("ready")
 	time.Sleep(2 * time.Minute)
 	return 3
+}
+
+// startChild runs this test binary as a child with env=schema set (see
+// TestMain), waits until it says it is ready, and kills it at cleanup.
+func startChild(t *testing.T, env, schema string) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), env+"="+schema)
+	cmd.Stderr = os.Stderr
+	out, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	line, err := bufio.NewReader(out).ReadString('\n')
+	require.NoError(t, err)
+	require.Equal(t, "ready", strings.TrimSpace(line))
+	return cmd
 }
 
 // TestCrashedInstanceLeasesExpire: a child process delivering through the
@@ -130,16 +155,7 @@ func TestCrashedInstanceLeasesExpire(t *testing.T) {
 		all[m.ID] = true
 	}
 
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), envCrashChild+"="+store.Schema())
-	cmd.Stderr = os.Stderr
-	out, err := cmd.StdoutPipe()
-	require.NoError(t, err)
-	require.NoError(t, cmd.Start())
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	line, err := bufio.NewReader(out).ReadString('\n')
-	require.NoError(t, err)
-	require.Equal(t, "ready", strings.TrimSpace(line))
+	cmd := startChild(t, envCrashChild, store.Schema())
 
 	recv.WaitFor(t, 60, 30*time.Second) // mid-run
 	require.NoError(t, cmd.Process.Kill())

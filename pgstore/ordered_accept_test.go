@@ -1,13 +1,9 @@
 package pgstore_test
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"os"
-	"os/exec"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -16,7 +12,6 @@ import (
 	webhook "github.com/hookline/webhook"
 	"github.com/hookline/webhook/internal/orderedtest"
 	"github.com/hookline/webhook/pgstore"
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -120,25 +115,11 @@ func TestOrderedThreeDispatchers(t *testing.T) {
 // orderedChild runs a dispatcher with orderedConfig, a short lease, on
 // schema until it is killed (or, as a safety net, for two minutes).
 func orderedChild(schema string) int {
-	ctx := context.Background()
-	pool, err := pgxpool.New(ctx, os.Getenv(envURL))
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "child:", err)
-		return 2
-	}
-	cfg := orderedConfig(pgstore.New(pool, &pgstore.Options{Schema: schema}))
-	cfg.AttemptTimeout, cfg.Lease = orderedChildTimeout, orderedChildLease
-	d, err := webhook.New(cfg)
-	if err == nil {
-		err = d.Start(ctx)
-	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "child:", err)
-		return 2
-	}
-	fmt.Println("ready")
-	time.Sleep(2 * time.Minute)
-	return 3
+	return runChild(schema, func(st webhook.Store) webhook.Config {
+		cfg := orderedConfig(st)
+		cfg.AttemptTimeout, cfg.Lease = orderedChildTimeout, orderedChildLease
+		return cfg
+	})
 }
 
 // TestOrderedCrashedInstance: the same with one of the three dispatchers
@@ -158,16 +139,7 @@ func TestOrderedCrashedInstance(t *testing.T) {
 	ep := &webhook.Endpoint{URL: recv.URL, Ordered: true}
 	require.NoError(t, ds[0].CreateEndpoint(ctx, ep))
 
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), envOrderedChild+"="+store.Schema())
-	cmd.Stderr = os.Stderr
-	out, err := cmd.StdoutPipe()
-	require.NoError(t, err)
-	require.NoError(t, cmd.Start())
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	line, err := bufio.NewReader(out).ReadString('\n')
-	require.NoError(t, err)
-	require.Equal(t, "ready", strings.TrimSpace(line))
+	cmd := startChild(t, envOrderedChild, store.Schema())
 
 	var sent map[string]int
 	published := make(chan struct{})
