@@ -104,6 +104,23 @@ func claimOne(t *testing.T, s webhook.Store, now time.Time, want string, why str
 	return cs[0]
 }
 
+// sendInOrder claims ds one at a time, in order (why says why that order),
+// checks that each next one waits for the one claimed, and finishes each
+// as succeeded; it returns the claims.
+func sendInOrder(t *testing.T, s webhook.Store, ds []*webhook.Delivery, now time.Time, why string) []*webhook.Claimed {
+	t.Helper()
+	var out []*webhook.Claimed
+	for i, d := range ds {
+		c := claimOne(t, s, now, d.ID, why)
+		if i+1 < len(ds) {
+			assert.Equal(t, d.ID, getDelivery(t, s, ds[i+1].ID).WaitingFor)
+		}
+		finish(t, s, c, webhook.StateSucceeded, now)
+		out = append(out, c)
+	}
+	return out
+}
+
 func getDelivery(t *testing.T, s webhook.Store, id string) *webhook.Delivery {
 	t.Helper()
 	d, err := s.GetDelivery(context.Background(), id)
@@ -171,13 +188,8 @@ func testOrderedNoKeys(t *testing.T, s webhook.Store) {
 	ep := orderedEndpoint(t, s, "t")
 	ds := publishKeyed(t, s, ep, "", 4)
 	now := base.Add(time.Second)
-	for i, d := range ds {
-		c := claimOne(t, s, now, d.ID, "an ordered endpoint without keys is one queue")
+	for _, c := range sendInOrder(t, s, ds, now, "an ordered endpoint without keys is one queue") {
 		assert.Equal(t, "", c.Delivery.OrderingKey)
-		if i+1 < len(ds) {
-			assert.Equal(t, d.ID, getDelivery(t, s, ds[i+1].ID).WaitingFor)
-		}
-		finish(t, s, c, webhook.StateSucceeded, now)
 	}
 }
 
@@ -305,13 +317,7 @@ func testOrderedRetryFailed(t *testing.T, s webhook.Store) {
 	n, err := s.Requeue(ctx, webhook.RequeueParams{EndpointID: ep.ID, State: webhook.StateFailed, At: now})
 	require.NoError(t, err)
 	require.Equal(t, 3, n)
-	for i, d := range ds {
-		c := claimOne(t, s, now, d.ID, "requeued in bulk, they go out in publish order")
-		if i+1 < len(ds) {
-			assert.Equal(t, d.ID, getDelivery(t, s, ds[i+1].ID).WaitingFor)
-		}
-		finish(t, s, c, webhook.StateSucceeded, now)
-	}
+	sendInOrder(t, s, ds, now, "requeued in bulk, they go out in publish order")
 }
 
 func testOrderedTurnedOff(t *testing.T, s webhook.Store) {
