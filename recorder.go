@@ -14,8 +14,10 @@ const recordBatchMax = 256
 
 // urgent reports whether a record should be written without waiting out
 // a window of that length: it makes its delivery due before the window
-// would end (put back, or retried soon), or it ends an ordered delivery
-// (the next of its queue waits for it).
+// would end (put back, or retried soon), or it is an ordered delivery's
+// (when it ends the delivery, the next of its queue waits for it; a
+// retry of an ordered delivery is written at once too, which costs only
+// a smaller batch).
 func (r *record) urgent(window time.Duration) bool {
 	if r.State == StatePending && r.NextAttemptAt.Before(r.Now.Add(window)) {
 		return true
