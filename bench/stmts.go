@@ -12,15 +12,18 @@ import (
 )
 
 // countingStore is the Postgres store with its claim and record calls
-// counted, to show how many deliveries one statement carries. Embedding
+// counted and the claims timed, to show how many deliveries one statement
+// carries and how long a claim takes. Embedding
 // *pgstore.Store keeps every optional capability the dispatcher looks for.
 type countingStore struct {
 	*pgstore.Store
-	claims, claimed, records, recorded atomic.Int64
+	claims, claimed, records, recorded, claimNS atomic.Int64
 }
 
 func (s *countingStore) Claim(ctx context.Context, p webhook.ClaimParams) ([]*webhook.Claimed, error) {
+	t0 := time.Now()
 	out, err := s.Store.Claim(ctx, p)
+	s.claimNS.Add(int64(time.Since(t0)))
 	s.claims.Add(1)
 	s.claimed.Add(int64(len(out)))
 	return out, err
@@ -38,9 +41,11 @@ func (s *countingStore) reset() {
 	s.claimed.Store(0)
 	s.records.Store(0)
 	s.recorded.Store(0)
+	s.claimNS.Store(0)
 }
 
-// String gives the statements and deliveries per statement.
+// String gives the mean claim round trip, the statements and the
+// deliveries per statement.
 func (s *countingStore) String() string {
 	per := func(n, k int64) float64 {
 		if k == 0 {
@@ -48,8 +53,8 @@ func (s *countingStore) String() string {
 		}
 		return float64(n) / float64(k)
 	}
-	return fmt.Sprintf("claims %d (%.1f each), records %d (%.1f each)",
-		s.claims.Load(), per(s.claimed.Load(), s.claims.Load()), s.records.Load(), per(s.recorded.Load(), s.records.Load()))
+	return fmt.Sprintf("claim avg %.2f ms; claims %d (%.1f each), records %d (%.1f each)",
+		per(s.claimNS.Load(), s.claims.Load())/1e6, s.claims.Load(), per(s.claimed.Load(), s.claims.Load()), s.records.Load(), per(s.recorded.Load(), s.records.Load()))
 }
 
 // pacingVariant parses a -pg-variants entry "pace-<claim interval>-<record

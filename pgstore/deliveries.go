@@ -245,11 +245,7 @@ func (s *Store) Claim(ctx context.Context, p webhook.ClaimParams) ([]*webhook.Cl
 	if skip == nil {
 		skip = []string{}
 	}
-	sql := s.q.claim
-	if len(skip) > 0 {
-		sql = s.q.claimSkip
-	}
-	rows, err := s.pool.Query(ctx, sql, customPlan, p.Now, skip, p.Limit, newToken(), p.Owner, leaseUntil(p))
+	rows, err := s.pool.Query(ctx, s.q.claim, p.Now, skip, p.Limit, newToken(), p.Owner, leaseUntil(p))
 	if err != nil {
 		return nil, mapErr(err, "claiming deliveries")
 	}

@@ -5,12 +5,14 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/hookline/webhook/pgstore"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 )
@@ -80,3 +82,38 @@ func newSchemaStore(t testing.TB, pool *pgxpool.Pool, opts *pgstore.Options) *pg
 }
 
 func quote(ident string) string { return pgx.Identifier{ident}.Sanitize() }
+
+// explainClaim returns the plan, with its run time and buffers, of the UPDATE
+// inside claim_deliveries under plan_cache_mode mode, as auto_explain
+// reports nested statements, in a transaction that is rolled back.
+func explainClaim(t *testing.T, pool *pgxpool.Pool, store *pgstore.Store, mode string) string {
+	ctx := context.Background()
+	cfg := pool.Config().ConnConfig.Copy()
+	var notices []string
+	cfg.OnNotice = func(_ *pgconn.PgConn, n *pgconn.Notice) { notices = append(notices, n.Message) }
+	c, err := pgx.ConnectConfig(ctx, cfg)
+	require.NoError(t, err)
+	defer c.Close(ctx) //nolint:errcheck
+	tx, err := c.Begin(ctx)
+	require.NoError(t, err)
+	defer tx.Rollback(ctx) //nolint:errcheck
+	for _, set := range []string{"LOAD 'auto_explain'", "SET LOCAL plan_cache_mode = " + mode,
+		"SET LOCAL auto_explain.log_min_duration = 0", "SET LOCAL auto_explain.log_nested_statements = on",
+		"SET LOCAL auto_explain.log_analyze = on", "SET LOCAL auto_explain.log_buffers = on",
+		"SET LOCAL auto_explain.log_level = notice"} {
+		_, err = tx.Exec(ctx, set, pgx.QueryExecModeSimpleProtocol)
+		require.NoError(t, err)
+	}
+	_, err = tx.Exec(ctx, `SELECT count(*) FROM `+quote(store.Schema())+`.claim_deliveries(now(), '{}', 64, 'tok', 'bench', now() + interval '25 seconds')`,
+		pgx.QueryExecModeSimpleProtocol)
+	require.NoError(t, err)
+	var plan string
+	for _, n := range notices {
+		if strings.Contains(n, "UPDATE") && strings.Contains(n, "deliveries_claim") {
+			plan = n
+		}
+	}
+	t.Logf("the claim's UPDATE, %s:\n%s", mode, plan)
+	require.NotEmpty(t, plan, "auto_explain reported the claim's UPDATE")
+	return plan
+}

@@ -179,7 +179,7 @@ func TestOrderedClaimSkipsWaiting(t *testing.T) {
 	_, err = pool.Exec(ctx, "VACUUM ANALYZE "+sch+".deliveries")
 	require.NoError(t, err)
 
-	plan := explainSQL(t, pool, pgstore.ClaimSQL(s), now, []string{}, 64, "tok", "t", now.Add(time.Minute))
+	plan := explainClaim(t, pool, s, "force_generic_plan")
 	t.Logf("claim with one head and %d waiting:\n%s", waiting, plan)
 	scan := findNode(t, plan, "deliveries_claim")
 	assert.Contains(t, scan, "rows=1 loops=1", "the claim index yields the head alone")

@@ -7,7 +7,7 @@ type queries struct {
 	createEndpoint, getEndpoint, updateEndpoint, deleteEndpoint string
 	listEndpoints, matchEndpoints                               string
 	getMessage, messageTenant                                   string
-	claim, claimSkip, claimDelivery, record                     string
+	claim, claimDelivery, record                                string
 	getDelivery, waitingFor                                     string
 	requeueOne, requeueEndpoint                                 string
 	purge                                                       string
@@ -101,30 +101,17 @@ func buildQueries(schema, leaseCommit string) queries {
 	q.messageTenant = r.Replace(`SELECT tenant FROM {{S}}.messages WHERE id = $1`)
 	q.getMessage = r.Replace(`SELECT ` + messageCols + ` FROM {{S}}.messages m WHERE m.id = $1`)
 
-	// Claim: lock a batch of due deliveries on the partial index, skipping
-	// rows other claimers hold, and lease them. The ids go through an
-	// array so the UPDATE finds them by primary key whatever the plan.
-	// The statement without skipped endpoints is kept apart: the
-	// "<> ALL" filter's estimate pushes plans off the ordered index.
-	//
-	// The lease token of an ordered delivery gets the orderedLease
-	// prefix, so that Record sees from the token alone whether it
-	// finishes one. Waiting ordered deliveries have no claim_at: the
-	// range condition on claim_at never reaches them.
-	const claimHead = `WITH d AS (
-	UPDATE {{S}}.deliveries d SET lease_token = CASE WHEN d.seq IS NULL THEN $4 ELSE 'o' || $4 END,
-		lease_owner = $5, lease_expires_at = $6, claim_at = $6
-	WHERE d.id = ANY (ARRAY(
-		SELECT c.id FROM {{S}}.deliveries c
-		WHERE c.state = 'pending' AND c.claim_at <= $1 AND `
-	const claimFoot = `
-		ORDER BY c.claim_at
-		LIMIT $3
-		FOR UPDATE SKIP LOCKED)) AND {{LEASE_COMMIT}}
-	RETURNING d.*
-)`
-	q.claim = r.Replace(claimHead + `cardinality($2::text[]) = 0` + claimFoot + claimTail)
-	q.claimSkip = r.Replace(claimHead + `c.endpoint_id <> ALL ($2::text[])` + claimFoot + claimTail)
+	// Claim: claim_deliveries (migration 0008) locks a batch of due
+	// deliveries on the partial index, skipping rows other claimers hold,
+	// leases them and returns them with their messages and endpoints,
+	// under planner settings that keep its plan on the index walk. Both
+	// plans are prepared once: nothing in them depends on the parameters.
+	q.claim = r.Replace(`SELECT ` + deliveryCols + `, d.lease_token, d.lease_expires_at, ` + messageCols + `, ` + endpointCols + `
+FROM {{S}}.claim_deliveries($1, $2::text[], $3, $4, $5, $6) x
+CROSS JOIN LATERAL (SELECT (x.d).*) d
+CROSS JOIN LATERAL (SELECT (x.m).*) m
+CROSS JOIN LATERAL (SELECT (x.e).*) e
+WHERE {{LEASE_COMMIT}}`)
 	// A waiting ordered delivery (claim_at NULL) is not claimed.
 	q.claimDelivery = r.Replace(`WITH d AS (
 	UPDATE {{S}}.deliveries d SET lease_token = CASE WHEN d.seq IS NULL THEN $3 ELSE 'o' || $3 END,
