@@ -127,11 +127,7 @@ func (s *Store) InsertMessageTx(ctx context.Context, tx pgx.Tx, msg *webhook.Mes
 // insertMessage stores one message through q: a transaction (inTx) or a
 // connection.
 func (s *Store) insertMessage(ctx context.Context, q querier, msg *webhook.Message, deliveries []*webhook.Delivery, notify, inTx bool) error {
-	insert := s.insertManyOrdered
-	if inTx {
-		insert = s.insertMany
-	}
-	inserted, err := insert(ctx, q, []insertItem{{msg: msg, ds: deliveries}}, notify)
+	inserted, err := s.insertMany(ctx, q, []insertItem{{msg: msg, ds: deliveries}}, notify, inTx)
 	if err != nil {
 		return err
 	}
@@ -315,8 +311,8 @@ func (s *Store) Record(ctx context.Context, recs []webhook.Record) ([]bool, erro
 	}
 	args := []any{ids, tokens, nows, states, nexts, errs,
 		attIDs, numbers, started, durations, statuses, attErrs, responses, reqH, respH}
-	if finishesOrdered(recs) {
-		return s.recordOrdered(ctx, recs, args, applied)
+	if finished := orderedFinishIDs(recs); len(finished) > 0 {
+		return s.recordOrdered(ctx, finished, args, applied)
 	}
 	rows, err := s.pool.Query(ctx, s.q.record, args...)
 	if err != nil {

@@ -174,7 +174,7 @@ func (s *Store) runGroup(group []*groupItem) []error {
 		}
 	}()
 	notify := s.notify && deliveries && s.notifyNow()
-	inserted, err := s.insertManyOrdered(ctx, conn, items, notify)
+	inserted, err := s.insertMany(ctx, conn, items, notify, false)
 	if err != nil {
 		// A definite failure (the database refused the statement, so
 		// nothing of it is stored) may be one message's fault: answer each

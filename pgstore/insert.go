@@ -80,58 +80,26 @@ type insertItem struct {
 // set of IDs it inserted. Items go in ID order, so that two statements
 // inserting the same IDs at once take their locks in the same order; the
 // positions of ordered deliveries follow the order items came in (call
-// order, batch order). When items hold ordered deliveries, q must be a
-// transaction the caller commits (see insertManyOrdered for a connection).
-func (s *Store) insertMany(ctx context.Context, q querier, items []insertItem, notify bool) (map[string]bool, error) {
+// order, batch order). Without ordered deliveries the one statement runs
+// alone, and through a connection commits by itself. With some, the
+// statement and the promote of their queues are pipelined in one round
+// trip: in q's transaction when inTx (the caller commits), else as a
+// transaction of their own.
+func (s *Store) insertMany(ctx context.Context, q querier, items []insertItem, notify, inTx bool) (map[string]bool, error) {
 	args, queues, err := insertArgs(items, notify, s.channel)
 	if err != nil {
 		return nil, err
 	}
-	if len(queues) == 0 {
-		return s.readInserted(q.QueryRow(ctx, s.insertManySQL, args...), items)
-	}
-	b := &pgx.Batch{}
-	b.Queue(s.insertManySQL, args...)
-	s.queuePromote(b, queues)
-	br := q.SendBatch(ctx, b)
-	inserted, err := s.readInserted(br.QueryRow(), items)
-	if err == nil {
-		err = mapErr(readErrOnly(br), "promoting ordered deliveries")
-	}
-	if cerr := br.Close(); err == nil && cerr != nil {
-		err = mapErr(cerr, insertWhat(items))
-	}
-	return inserted, err
-}
-
-// insertManyOrdered is insertMany on a connection outside a transaction:
-// without ordered deliveries the one statement commits by itself, as
-// before; with some, the statement, the lock and the promote run as one
-// transaction, pipelined in one round trip.
-func (s *Store) insertManyOrdered(ctx context.Context, conn querier, items []insertItem, notify bool) (map[string]bool, error) {
-	args, queues, err := insertArgs(items, notify, s.channel)
+	var got []string
+	var notified int
+	err = s.writeAndPromote(ctx, q, insertWhat(items), s.insertManySQL, args, queues, inTx,
+		func(row pgx.Row) error { return row.Scan(&got, &notified) })
 	if err != nil {
 		return nil, err
 	}
-	if len(queues) == 0 {
-		return s.readInserted(conn.QueryRow(ctx, s.insertManySQL, args...), items)
-	}
-	b := &pgx.Batch{}
-	b.Queue(s.insertManySQL, args...)
-	s.queuePromote(b, queues)
-	var inserted map[string]bool
-	var readErr error // already mapped
-	err = runTx(ctx, conn, b, func(br pgx.BatchResults) error {
-		if inserted, readErr = s.readInserted(br.QueryRow(), items); readErr == nil {
-			readErr = mapErr(readErrOnly(br), "promoting ordered deliveries")
-		}
-		return readErr
-	})
-	switch {
-	case readErr != nil:
-		return nil, readErr
-	case err != nil:
-		return nil, mapErr(err, insertWhat(items))
+	inserted := make(map[string]bool, len(got))
+	for _, id := range got {
+		inserted[id] = true
 	}
 	return inserted, nil
 }
@@ -141,20 +109,6 @@ func insertWhat(items []insertItem) string {
 		return fmt.Sprintf("inserting %d messages", len(items))
 	}
 	return "inserting message " + items[0].msg.ID
-}
-
-// readInserted scans insertManySQL's answer.
-func (s *Store) readInserted(row pgx.Row, items []insertItem) (map[string]bool, error) {
-	var got []string
-	var notified int
-	if err := row.Scan(&got, &notified); err != nil {
-		return nil, mapErr(err, insertWhat(items))
-	}
-	inserted := make(map[string]bool, len(got))
-	for _, id := range got {
-		inserted[id] = true
-	}
-	return inserted, nil
 }
 
 // insertArgs returns insertManySQL's arguments for items, and the queues
@@ -174,8 +128,8 @@ func insertArgs(items []insertItem, notify bool, channel string) ([]any, []queue
 			}
 		}
 	}
-	if len(pos) >= seqShift {
-		return nil, nil, fmt.Errorf("%w: pgstore: %d ordered deliveries in one call; at most %d", webhook.ErrInvalid, len(pos), seqShift-1)
+	if err := checkOrderedCount(len(pos)); err != nil {
+		return nil, nil, err
 	}
 	items = slices.Clone(items)
 	slices.SortFunc(items, func(a, b insertItem) int { return strings.Compare(a.msg.ID, b.msg.ID) })
@@ -300,7 +254,7 @@ func (s *Store) insertBatch(ctx context.Context, q querier, batch []webhook.Mess
 		index[b.Message.ID] = i
 		items[i] = insertItem{msg: b.Message, ds: b.Deliveries}
 	}
-	inserted, err := s.insertMany(ctx, q, items, notify)
+	inserted, err := s.insertMany(ctx, q, items, notify, true)
 	if err != nil {
 		return nil, err
 	}

@@ -2,7 +2,6 @@ package pgstore
 
 import (
 	"context"
-	"fmt"
 	"strings"
 	"sync"
 
@@ -126,38 +125,24 @@ func (s *Store) matchesLive() bool {
 // second statement must see what the first one's locks waited for).
 func (s *Store) execEndpointWrite(ctx context.Context, sql string, args []any, then ...queuedStmt) (pgconn.CommandTag, error) {
 	b := &pgx.Batch{}
-	if len(then) > 0 {
-		b.Queue("BEGIN ISOLATION LEVEL READ COMMITTED")
-	}
 	b.Queue(sql, args...)
 	for _, st := range then {
 		b.Queue(st.sql, st.args...)
 	}
 	b.Queue("SELECT pg_notify($1, $2)", s.channel, endpointsChanged)
-	if len(then) > 0 {
-		b.Queue("COMMIT")
-	}
-	br := s.pool.SendBatch(ctx, b)
-	var err error
-	if len(then) > 0 {
-		_, err = br.Exec()
-	}
 	var tag pgconn.CommandTag
-	if err == nil {
-		tag, err = br.Exec()
-	}
-	if err == nil {
-		err = execAll(br, len(then)+1)
-	}
-	if err == nil && len(then) > 0 {
-		var ct pgconn.CommandTag
-		if ct, err = br.Exec(); err == nil && ct.String() != "COMMIT" {
-			err = fmt.Errorf("pgstore: the endpoint write did not commit (%s)", ct)
+	read := func(br pgx.BatchResults) error {
+		var err error
+		if tag, err = br.Exec(); err != nil {
+			return err
 		}
+		return execAll(br, len(then)+1)
 	}
-	if cerr := br.Close(); err == nil {
-		err = cerr
+	run := runBatch
+	if len(then) > 0 {
+		run = runTx
 	}
+	err := run(ctx, s.pool, b, read)
 	if err == nil {
 		s.endpointsWritten()
 	}

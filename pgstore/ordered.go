@@ -64,6 +64,15 @@ const orderedLease = "o"
 // seq = nextval(delivery_seq) << 24 + position.
 const seqShift = 1 << 24
 
+// checkOrderedCount refuses n ordered deliveries in one call when their
+// positions would not fit in seq beside the statement's nextval.
+func checkOrderedCount(n int) error {
+	if n >= seqShift {
+		return fmt.Errorf("%w: pgstore: %d ordered deliveries in one call; at most %d", webhook.ErrInvalid, n, seqShift-1)
+	}
+	return nil
+}
+
 // orderedQueries holds the SQL of ordered delivery, schema filled in.
 type orderedQueries struct {
 	// promoteQueues takes the queues as two arrays, endpoint IDs and
@@ -130,6 +139,44 @@ func (s *Store) queuePromote(b *pgx.Batch, qs []queue) {
 	b.Queue(s.oq.promoteQueues, eps, keys)
 }
 
+// writeAndPromote runs sql with args, whose one row scan reads, and when
+// qs is not empty the lock and promote of those queues after it, pipelined
+// in one round trip: in q's transaction when inTx (the caller commits),
+// else as a transaction of their own on q (a connection or the pool).
+// Errors are mapped (mapErr) with what, the promote's as its own.
+func (s *Store) writeAndPromote(ctx context.Context, q querier, what, sql string, args []any, qs []queue, inTx bool,
+	scan func(pgx.Row) error) error {
+	if len(qs) == 0 {
+		return mapErr(scan(q.QueryRow(ctx, sql, args...)), what)
+	}
+	b := &pgx.Batch{}
+	b.Queue(sql, args...)
+	s.queuePromote(b, qs)
+	var mapped error // a result's error, mapped
+	read := func(br pgx.BatchResults) error {
+		if err := scan(br.QueryRow()); err != nil {
+			mapped = mapErr(err, what)
+			return mapped
+		}
+		if _, err := readPromoted(br); err != nil {
+			mapped = mapErr(err, "promoting ordered deliveries")
+			return mapped
+		}
+		return nil
+	}
+	run := runTx
+	if inTx {
+		run = runBatch
+	}
+	if err := run(ctx, q, b, read); err != nil {
+		if mapped != nil {
+			return mapped
+		}
+		return mapErr(err, what)
+	}
+	return nil
+}
+
 // idsPromote queues the lock and promote of the queues of the deliveries
 // ids on b.
 func (s *Store) idsPromote(b *pgx.Batch, ids []string) {
@@ -170,21 +217,10 @@ func anyOrdered(ds []*webhook.Delivery) bool {
 	return false
 }
 
-// finishesOrdered reports whether any record finishes (succeeded or
-// failed) a delivery claimed as ordered: only then does Record need the
-// queue's lock and promote.
-func finishesOrdered(recs []webhook.Record) bool {
-	for i := range recs {
-		if recs[i].State != webhook.StatePending && strings.HasPrefix(recs[i].Lease, orderedLease) {
-			return true
-		}
-	}
-	return false
-}
-
-// recordOrdered is Record for a batch that finishes ordered deliveries:
-// the record statement, the lock and the promote of the finished
-// deliveries' queues, in one transaction, pipelined in one round trip.
+// recordOrdered is Record for a batch that finishes ordered deliveries
+// (finished, their IDs): the record statement, the lock and the promote
+// of the finished deliveries' queues, in one transaction, pipelined in one
+// round trip.
 //
 // It commits durably (s.recordDurable), unlike other records. The store's
 // own invariants would survive an asynchronous commit: the promote and the
@@ -198,10 +234,10 @@ func finishesOrdered(recs []webhook.Record) bool {
 // delivery of a queue is claimable only once its predecessor's success is
 // on disk. The cost is one fsync per record batch that finishes an ordered
 // delivery; unordered batches keep the asynchronous commit.
-func (s *Store) recordOrdered(ctx context.Context, recs []webhook.Record, args []any, applied []bool) ([]bool, error) {
+func (s *Store) recordOrdered(ctx context.Context, finished []string, args []any, applied []bool) ([]bool, error) {
 	b := &pgx.Batch{}
 	b.Queue(s.recordDurable, args...)
-	s.idsPromote(b, orderedFinishIDs(recs))
+	s.idsPromote(b, finished)
 	var promoted int64
 	err := runTx(ctx, s.pool, b, func(br pgx.BatchResults) error {
 		rows, err := br.Query()
@@ -231,7 +267,8 @@ func (s *Store) recordOrdered(ctx context.Context, recs []webhook.Record, args [
 }
 
 // orderedFinishIDs returns the IDs of the deliveries that recs finish
-// under an ordered lease.
+// (succeeded or failed) under an ordered lease: only a batch with some
+// needs their queues' lock and promote.
 func orderedFinishIDs(recs []webhook.Record) []string {
 	var ids []string
 	for i := range recs {
@@ -253,28 +290,29 @@ func runTx(ctx context.Context, q querier, b *pgx.Batch, read func(pgx.BatchResu
 	full.Queue("BEGIN ISOLATION LEVEL READ COMMITTED")
 	full.QueuedQueries = append(full.QueuedQueries, b.QueuedQueries...)
 	full.Queue("COMMIT")
-	br := q.SendBatch(ctx, full)
-	_, err := br.Exec()
-	if err == nil {
-		err = read(br)
-	}
-	if err == nil {
-		var tag []byte
-		ct, cerr := br.Exec()
-		tag, err = []byte(ct.String()), cerr
-		if err == nil && string(tag) != "COMMIT" {
-			err = fmt.Errorf("pgstore: the transaction did not commit (%s)", tag)
+	return runBatch(ctx, q, full, func(br pgx.BatchResults) error {
+		if _, err := br.Exec(); err != nil {
+			return err
 		}
-	}
+		if err := read(br); err != nil {
+			return err
+		}
+		ct, err := br.Exec()
+		if err == nil && ct.String() != "COMMIT" {
+			err = fmt.Errorf("pgstore: the transaction did not commit (%s)", ct)
+		}
+		return err
+	})
+}
+
+// runBatch sends b through q, hands its results to read, and closes them:
+// the first error of the two.
+func runBatch(ctx context.Context, q querier, b *pgx.Batch, read func(pgx.BatchResults) error) error {
+	br := q.SendBatch(ctx, b)
+	err := read(br)
 	if cerr := br.Close(); err == nil {
 		err = cerr
 	}
-	return err
-}
-
-// readErrOnly reads a promote's result for its error alone.
-func readErrOnly(br pgx.BatchResults) error {
-	_, err := readPromoted(br)
 	return err
 }
 

@@ -132,29 +132,15 @@ func (s *Store) InsertDeliveries(ctx context.Context, ds []*webhook.Delivery) (i
 			queues = append(queues, queue{d.EndpointID, d.OrderingKey})
 		}
 	}
-	if len(queues) >= seqShift {
-		return 0, fmt.Errorf("%w: pgstore: %d ordered deliveries in one call; at most %d", webhook.ErrInvalid, len(queues), seqShift-1)
+	if err := checkOrderedCount(len(queues)); err != nil {
+		return 0, err
 	}
 	args := []any{ids, msgs, eps, tenants, types, nexts, created, s.channel, s.notify, keys, pos}
 	var inserted, notified int
-	if len(queues) == 0 {
-		err := s.pool.QueryRow(ctx, s.rq.insertDeliveries, args...).Scan(&inserted, &notified)
-		if err != nil {
-			return 0, mapErr(err, "inserting replayed deliveries")
-		}
-		return inserted, nil
-	}
-	b := &pgx.Batch{}
-	b.Queue(s.rq.insertDeliveries, args...)
-	s.queuePromote(b, queues)
-	err := runTx(ctx, s.pool, b, func(br pgx.BatchResults) error {
-		if err := br.QueryRow().Scan(&inserted, &notified); err != nil {
-			return err
-		}
-		return readErrOnly(br)
-	})
+	err := s.writeAndPromote(ctx, s.pool, "inserting replayed deliveries", s.rq.insertDeliveries, args, queues, false,
+		func(row pgx.Row) error { return row.Scan(&inserted, &notified) })
 	if err != nil {
-		return 0, mapErr(err, "inserting replayed deliveries")
+		return 0, err
 	}
 	return inserted, nil
 }
