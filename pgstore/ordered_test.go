@@ -40,6 +40,20 @@ func ordMsg(key string, due time.Time, eps ...*webhook.Endpoint) (*webhook.Messa
 	return msg, ds
 }
 
+// insertOrdered stores n messages to ep, due at due, the i-th with the
+// ordering key key(i), in one InsertMessages call, and returns them.
+func insertOrdered(t *testing.T, s *pgstore.Store, ep *webhook.Endpoint, due time.Time, n int, key func(i int) string) []webhook.MessageInsert {
+	t.Helper()
+	batch := make([]webhook.MessageInsert, n)
+	for i := range batch {
+		m, ds := ordMsg(key(i), due, ep)
+		batch[i] = webhook.MessageInsert{Message: m, Deliveries: ds}
+	}
+	_, err := s.InsertMessages(context.Background(), batch)
+	require.NoError(t, err)
+	return batch
+}
+
 func ordEndpoint(t *testing.T, s webhook.Store, ordered bool) *webhook.Endpoint {
 	t.Helper()
 	now := time.Now().UTC().Truncate(time.Microsecond)
@@ -168,18 +182,12 @@ func TestOrderedClaimSkipsWaiting(t *testing.T) {
 	ep := ordEndpoint(t, s, true)
 	now := time.Now().UTC()
 	const waiting = 20000
-	batch := make([]webhook.MessageInsert, waiting+1)
-	for i := range batch {
-		m, ds := ordMsg("k", now, ep)
-		batch[i] = webhook.MessageInsert{Message: m, Deliveries: ds}
-	}
-	_, err := s.InsertMessages(ctx, batch)
-	require.NoError(t, err)
+	batch := insertOrdered(t, s, ep, now, waiting+1, func(int) string { return "k" })
 	sch := quote(s.Schema())
-	_, err = pool.Exec(ctx, "VACUUM ANALYZE "+sch+".deliveries")
+	_, err := pool.Exec(ctx, "VACUUM ANALYZE "+sch+".deliveries")
 	require.NoError(t, err)
 
-	plan := explainClaim(t, pool, s, "force_generic_plan")
+	plan := explainClaim(t, pool, s, "force_generic_plan", "{}")
 	t.Logf("claim with one head and %d waiting:\n%s", waiting, plan)
 	scan := findNode(t, plan, "deliveries_claim")
 	assert.Contains(t, scan, "rows=1 loops=1", "the claim index yields the head alone")
@@ -442,13 +450,7 @@ func TestOrderedReleaseUnderLoad(t *testing.T) {
 	ep := ordEndpoint(t, s, true)
 	now := time.Now().UTC()
 	const n = 300
-	batch := make([]webhook.MessageInsert, n)
-	for i := range batch {
-		m, ds := ordMsg(fmt.Sprintf("k%d", i%10), now, ep)
-		batch[i] = webhook.MessageInsert{Message: m, Deliveries: ds}
-	}
-	_, err := s.InsertMessages(ctx, batch)
-	require.NoError(t, err)
+	insertOrdered(t, s, ep, now, n, func(i int) string { return fmt.Sprintf("k%d", i%10) })
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	for range 3 {
