@@ -128,17 +128,17 @@ func main() {
 		}
 		res.Ordered = append(res.Ordered, orderedRows(o, rcv, "memory store", memoryStore)...)
 	}
-	if o.databaseURL != "" && pgCompare != nil && o.pgRows != "" {
-		res.Compare = pgCompare(o, rcv)
+	if o.databaseURL != "" && o.pgRows != "" {
+		res.Compare = compareRun(o, rcv)
 	}
-	if o.databaseURL != "" && pgRounds != nil && o.pgInstances {
-		res.Postgres = pgRounds(o, rcv)
+	if o.databaseURL != "" && o.pgInstances {
+		res.Postgres = postgresRounds(o, rcv)
 	}
-	if o.databaseURL != "" && pgOrdered != nil && *pgOrderedRun {
-		res.Ordered = append(res.Ordered, pgOrdered(o, rcv)...)
+	if o.databaseURL != "" && *pgOrderedRun {
+		res.Ordered = append(res.Ordered, postgresOrderedRows(o, rcv)...)
 	}
-	if o.databaseURL != "" && pgLatency != nil && o.pgLatency {
-		l := pgLatency(o, rcv)
+	if o.databaseURL != "" && o.pgLatency {
+		l := latencyOn(o, rcv, freshPgStore(o, "hookline_lat_"))
 		res.PgLatency = &l
 	}
 	if o.memory {
@@ -434,18 +434,6 @@ func throughputInstrumented(o options, rcv *receiver, eps int) throughput {
 	t.Name = fmt.Sprintf("OpenTelemetry on (%.0f%% traced) vs off, %d eps", *otelSample*100, eps)
 	return t
 }
-
-// pgRounds measures the Postgres store when it is built in.
-var pgRounds func(o options, rcv *receiver) []throughput
-
-// pgLatency measures publish->receipt latency on Postgres (river.go).
-var pgLatency func(o options, rcv *receiver) latency
-
-// pgOrdered measures ordered endpoints on Postgres (pg_ordered.go).
-var pgOrdered func(o options, rcv *receiver) []orderedRow
-
-// pgCompare measures River beside hookline on Postgres (river.go).
-var pgCompare func(o options, rcv *receiver) []compareRow
 
 // latencyRun publishes at a steady rate and measures publish to receipt.
 func latencyRun(o options, rcv *receiver) latency {

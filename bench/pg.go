@@ -16,8 +16,6 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
-func init() { pgRounds = postgresRounds }
-
 // postgresRounds measures the Postgres store with one and with two
 // dispatchers (each with its own pool, as two app instances would have),
 // 16 endpoints of 16 tenants, each round in a fresh schema.

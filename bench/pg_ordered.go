@@ -16,8 +16,6 @@ var (
 	pgOrderedWaiting    = flag.Int("pg-ordered-waiting", 20000, "waiting ordered deliveries beside the unordered endpoint in the last Postgres ordered row")
 )
 
-func init() { pgOrdered = postgresOrderedRows }
-
 // postgresOrderedRows runs orderedRows on pgstore, with the Postgres
 // sizes (-pg-ordered-deliveries, -pg-ordered-waiting).
 func postgresOrderedRows(o options, rcv *receiver) []orderedRow {

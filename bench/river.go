@@ -100,13 +100,6 @@ var schemaVariants = map[string]func(ctx context.Context, pool *pgxpool.Pool, sc
 	},
 }
 
-func init() {
-	pgCompare = compareRun
-	pgLatency = func(o options, rcv *receiver) latency {
-		return latencyOn(o, rcv, freshPgStore(o, "hookline_lat_"))
-	}
-}
-
 // compareRun measures the rows o.pgRows names, rounds alternating between
 // River, hookline and any hookline variants.
 func compareRun(o options, rcv *receiver) []compareRow {
